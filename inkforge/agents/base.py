@@ -1,0 +1,390 @@
+"""Agents: a prompt template + a pydantic output schema + a function usable as a LangGraph node.
+
+An :class:`AgentDef` says *what* an agent is (name, model role, prompt, schema). Binding it to a
+:class:`~inkforge.runtime.Runtime` gives an :class:`Agent` that calls the role's model and returns an
+:class:`AgentResult`: either a validated output or an explicit failure with its status, the raw
+model text and the error. A failure is never replaced by a default value.
+
+How a typed answer is obtained, per call:
+
+1. Cache lookup on (model identity, prompt version, rendered messages, sampling, sample index).
+2. Structured output through the first method of ``ModelSpec.structured_output`` that the endpoint
+   accepts (``json_schema`` → ``json_mode`` → ``function_calling`` → ``prompt``); an endpoint that
+   rejects a method (HTTP 400) is remembered and skipped from then on.
+3. A schema-invalid answer is re-asked with the validation error, at most ``max_reasks`` times, then
+   the item fails with status ``parse_error``.
+4. Transport errors (429, 5xx, timeouts) are retried by the OpenAI client with jittered exponential
+   backoff (``max_retries``); what survives becomes ``timeout`` / ``error`` / ``refused``.
+
+Example:
+    >>> from pydantic import BaseModel
+    >>> from inkforge.runtime import Runtime
+    >>> from inkforge.testing import FakeChatModel
+    >>> class Mood(BaseModel):
+    ...     '''Say whether the text is happy.'''
+    ...     happy: bool
+    >>> mood = AgentDef(name="mood", role="judge", schema=Mood,
+    ...                 prompt="## user\\nIs this happy? {{ text }}")
+    >>> agent = mood.bind(Runtime.for_testing(FakeChatModel(responses=['{"happy": true}'])))
+    >>> agent.invoke({"text": "生日快乐！"}).output
+    Mood(happy=True)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel
+
+from inkforge.cache import cache_key
+from inkforge.parsing import ParseError, parse_output
+from inkforge.prompts import PromptTemplate, load_prompt
+
+log = logging.getLogger(__name__)
+
+OutT = TypeVar("OutT", bound=BaseModel)
+
+Status = Literal["ok", "parse_error", "timeout", "refused", "rate_limited", "error"]
+
+_REASK = ("Your previous answer could not be used: {error}. Answer again with only one JSON object "
+          "that matches the required schema. 上一次的回答无法解析，请只输出一个符合要求的 JSON 对象。")
+_SCHEMA_HINT = ("\n\nOutput format: reply with one JSON object only (no prose, no code fence) that "
+                "validates against this JSON schema:\n{schema}")
+
+
+@dataclass
+class AgentResult(Generic[OutT]):
+    """The outcome of one agent call: a typed output, or an explicit failure.
+
+    Attributes:
+        agent: Agent name.
+        status: ``ok`` or the failure kind (``parse_error``, ``timeout``, ``refused``,
+            ``rate_limited``, ``error``).
+        output: The validated output (``None`` unless ``status == "ok"``).
+        raw: The model's last raw text (kept for failures: it is what a human needs to debug).
+        error: Why it failed.
+        attempts: Model calls made (re-asks included; 0 for a cache hit).
+        cached: Served from the response cache.
+        method: Structured-output method that produced the answer.
+        input_tokens: Prompt tokens used.
+        output_tokens: Completion tokens used.
+        cost: Cost from the spec's prices.
+        model: Model name.
+        prompt_version: Hash of the prompt template.
+        seconds: Wall time.
+    """
+
+    agent: str
+    status: Status
+    output: OutT | None = None
+    raw: str | None = None
+    error: str | None = None
+    attempts: int = 0
+    cached: bool = False
+    method: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    model: str | None = None
+    prompt_version: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Whether a valid output is present."""
+        return self.status == "ok"
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-ready dict (output dumped), for JSONL outputs and failure records."""
+        return {
+            "agent": self.agent, "status": self.status,
+            "output": self.output.model_dump(mode="json") if self.output is not None else None,
+            "raw": self.raw, "error": self.error, "attempts": self.attempts, "cached": self.cached,
+            "method": self.method, "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+            "cost": self.cost, "model": self.model, "prompt_version": self.prompt_version,
+        }
+
+
+@dataclass(frozen=True)
+class AgentDef(Generic[OutT]):
+    """What an agent is: name, model role, prompt template and output schema.
+
+    Args:
+        name: Unique name (registry key, usage accounting, failure records).
+        role: Which configured model it uses (``writer``, ``judge``...); any string works, roles
+            without their own entry use ``default``.
+        schema: Pydantic output model. Its docstring states the task; its validators are the re-ask
+            signal.
+        prompt: A shipped template name (``"judge"``), a path to a ``.md`` file, a template text
+            containing ``## user``, or a :class:`PromptTemplate`. Shipped names resolve per task
+            language.
+        description: One line for ``inkforge agents``.
+    """
+
+    name: str
+    role: str
+    schema: type[OutT]
+    prompt: str | Path | PromptTemplate
+    description: str = ""
+
+    def template(self, language: str = "zh") -> PromptTemplate:
+        """Resolve the prompt template for a task language."""
+        p = self.prompt
+        if isinstance(p, PromptTemplate):
+            return p
+        if isinstance(p, Path) or (isinstance(p, str) and p.endswith(".md") and "\n" not in p):
+            return PromptTemplate.from_file(p)
+        if "## user" in str(p):
+            return PromptTemplate.from_text(str(p), name=f"<{self.name} inline>")
+        return load_prompt(str(p), language)
+
+    def bind(self, runtime: Any) -> Agent[OutT]:
+        """An :class:`Agent` calling the model of ``self.role`` in ``runtime``."""
+        return Agent(self, runtime)
+
+
+class Agent(Generic[OutT]):
+    """An agent bound to a runtime. Call :meth:`ainvoke` (or :meth:`invoke`) with template variables.
+
+    Example:
+        >>> # agent = JUDGE.bind(runtime); result = await agent.ainvoke({"query": q, "response": r, ...})
+    """
+
+    def __init__(self, definition: AgentDef[OutT], runtime: Any) -> None:
+        self.definition = definition
+        self.runtime = runtime
+        self.name = definition.name
+        self.schema = definition.schema
+        self.template = definition.template(runtime.task.language)
+        schema_json = json.dumps(self.schema.model_json_schema(), ensure_ascii=False, sort_keys=True)
+        self._schema_json = schema_json
+        self.version = cache_key([self.template.version, schema_json])[:12]
+        self._runnables: dict[tuple[int, str], Any] = {}
+
+    @property
+    def spec(self) -> Any:
+        """The model spec of this agent's role."""
+        return self.runtime.spec_for(self.definition.role)
+
+    def render(self, variables: dict[str, Any]) -> list[BaseMessage]:
+        """The chat messages for ``variables``."""
+        return self.template.render(variables, task=self.runtime.task)
+
+    def invoke(self, variables: dict[str, Any], *, sample: int = 0) -> AgentResult[OutT]:
+        """Synchronous :meth:`ainvoke` (scripts and notebooks without a running loop)."""
+        return asyncio.run(self.ainvoke(variables, sample=sample))
+
+    async def ainvoke(self, variables: dict[str, Any], *, sample: int = 0) -> AgentResult[OutT]:
+        """Call the agent once.
+
+        Args:
+            variables: Template variables.
+            sample: Sample index: calls that differ only by it are distinct samples (distinct cache
+                entries), e.g. the N candidates of a writer.
+
+        Returns:
+            An :class:`AgentResult`; never raises for model or parsing failures.
+        """
+        t0 = time.perf_counter()
+        rt = self.runtime
+        spec = self.spec
+        messages = self.render(variables)
+        key = None
+        if rt.cache is not None:
+            key = cache_key({"model": spec.identity(), "prompt": self.version, "sample": sample,
+                             "messages": [(m.type, m.content) for m in messages]})
+            hit = rt.cache.get(key)
+            if hit is not None:
+                try:
+                    out = self.schema.model_validate(hit["output"])
+                except Exception:  # schema changed under the same version: treat as a miss
+                    out = None
+                if out is not None:
+                    res: AgentResult[OutT] = AgentResult(
+                        agent=self.name, status="ok", output=out, raw=hit["raw"], cached=True,
+                        model=spec.model, prompt_version=self.version, seconds=time.perf_counter() - t0)
+                    self._account(res)
+                    return res
+        res = await self._call_model(messages, spec)
+        res.seconds = time.perf_counter() - t0
+        if res.ok and key is not None and res.output is not None:
+            rt.cache.put(key, res.output.model_dump(mode="json"), raw=res.raw, agent=self.name,
+                         usage={"input_tokens": res.input_tokens, "output_tokens": res.output_tokens})
+        if not res.ok:
+            log.warning("agent %s failed (%s): %s", self.name, res.status, (res.error or "")[:200])
+        self._account(res)
+        return res
+
+    def _account(self, res: AgentResult[OutT]) -> None:
+        self.runtime.usage.record(self.name, status=res.status, cached=res.cached, attempts=res.attempts,
+                                  input_tokens=res.input_tokens, output_tokens=res.output_tokens,
+                                  cost=res.cost, seconds=res.seconds)
+
+    def _methods(self, spec: Any) -> list[str]:
+        rejected = self.runtime.rejected_methods.get(spec.model_dump_json(), set())
+        methods = [m for m in spec.structured_output if m not in rejected]
+        return methods or ["prompt"]
+
+    def _runnable(self, model: Any, method: str) -> Any:
+        key = (id(model), method)
+        r = self._runnables.get(key)
+        if r is None:
+            if method == "prompt":
+                r = model
+                if getattr(self.spec, "constrained_decoding", False) and self.spec.provider == "local":
+                    from inkforge.models import json_schema_prefix_fn
+
+                    try:
+                        fn = json_schema_prefix_fn(model, self.schema.model_json_schema(),
+                                                   self.spec.max_tokens or 256)
+                        r = model.bind(pipeline_kwargs={"prefix_allowed_tokens_fn": fn})
+                    except ImportError as e:
+                        log.warning("constrained decoding unavailable (%s); install inkforge[constrained]", e)
+            else:
+                r = model.with_structured_output(self.schema, method=method, include_raw=True)
+            self._runnables[key] = r
+        return r
+
+    def _with_schema_hint(self, messages: list[BaseMessage]) -> list[BaseMessage]:
+        hint = _SCHEMA_HINT.format(schema=self._schema_json)
+        if messages and isinstance(messages[0], SystemMessage):
+            return [SystemMessage(str(messages[0].content) + hint), *messages[1:]]
+        return [SystemMessage(hint.strip()), *messages]
+
+    async def _call_model(self, messages: list[BaseMessage], spec: Any) -> AgentResult[OutT]:
+        rt = self.runtime
+        model = rt.model_for(self.definition.role)
+        res: AgentResult[OutT] = AgentResult(agent=self.name, status="error", model=spec.model,
+                                             prompt_version=self.version)
+        methods = self._methods(spec)
+        mi = 0
+        convo = list(messages)
+        reasks = 0
+        while True:
+            method = methods[mi]
+            msgs = self._with_schema_hint(convo) if method in ("prompt", "json_mode") else convo
+            res.method = method
+            res.attempts += 1
+            try:
+                async with rt.limiter:
+                    answer = await self._runnable(model, method).ainvoke(msgs)
+            except Exception as e:  # noqa: BLE001 - classified below, never swallowed silently
+                status, unsupported = _classify(e)
+                if unsupported and mi + 1 < len(methods):
+                    # The endpoint does not support this structured-output method: remember, fall back.
+                    rt.rejected_methods.setdefault(spec.model_dump_json(), set()).add(method)
+                    log.info("%s: endpoint rejected %s (%s); falling back to %s",
+                             self.name, method, type(e).__name__, methods[mi + 1])
+                    mi += 1
+                    continue
+                res.status, res.error = status, f"{type(e).__name__}: {e}"[:2000]
+                return res
+            raw_msg, parsed, perr = _unpack(answer)
+            self._add_usage(res, raw_msg, spec)
+            res.raw = _raw_text(raw_msg)
+            refusal = _refusal(raw_msg)
+            if refusal:
+                res.status, res.error = "refused", refusal[:2000]
+                return res
+            if parsed is None or not isinstance(parsed, self.schema):
+                try:
+                    parsed = parse_output(res.raw or "", self.schema)
+                    perr = None
+                except ParseError as e:
+                    # Our own validation message is the precise re-ask signal (field + reason).
+                    perr = str(e)
+            if perr is None and parsed is not None:
+                res.status, res.output, res.error = "ok", parsed, None
+                return res
+            if reasks >= spec.max_reasks:
+                res.status, res.error = "parse_error", str(perr)[:2000]
+                return res
+            reasks += 1
+            convo = [*convo, AIMessage(res.raw or ""), HumanMessage(_REASK.format(error=_short(perr)))]
+
+    def _add_usage(self, res: AgentResult[OutT], msg: Any, spec: Any) -> None:
+        um = getattr(msg, "usage_metadata", None) or {}
+        i, o = int(um.get("input_tokens", 0) or 0), int(um.get("output_tokens", 0) or 0)
+        res.input_tokens += i
+        res.output_tokens += o
+        res.cost += (i * spec.input_cost_per_mtok + o * spec.output_cost_per_mtok) / 1e6
+
+    def as_node(self, inputs: Callable[[Any], dict[str, Any]], output_key: str,
+                *, sample: Callable[[Any], int] | None = None) -> Callable[[Any], Awaitable[dict[str, Any]]]:
+        """A LangGraph node: state → template variables → ``{output_key: AgentResult}``.
+
+        Args:
+            inputs: Maps the node's state (or ``Send`` payload) to template variables.
+            output_key: State key the result is written to (use a list reducer to collect several).
+            sample: Maps the state to a sample index.
+
+        Example:
+            >>> # graph.add_node("judge", judge.as_node(lambda s: {...}, "verdicts"))
+        """
+
+        async def node(state: Any) -> dict[str, Any]:
+            res = await self.ainvoke(inputs(state), sample=sample(state) if sample else 0)
+            return {output_key: res}
+
+        node.__name__ = f"{self.name}_node"
+        return node
+
+
+def _short(err: Any) -> str:
+    return str(err)[:500]
+
+
+def _unpack(answer: Any) -> tuple[Any, Any, Any]:
+    """(raw message, parsed or None, parsing error or None) from any method's answer."""
+    if isinstance(answer, dict) and "raw" in answer:
+        return answer["raw"], answer.get("parsed"), answer.get("parsing_error")
+    return answer, None, None
+
+
+def _raw_text(msg: Any) -> str:
+    if msg is None:
+        return ""
+    tool_calls = getattr(msg, "tool_calls", None)
+    if tool_calls:
+        return json.dumps(tool_calls[0].get("args", {}), ensure_ascii=False)
+    content = getattr(msg, "content", msg)
+    if isinstance(content, list):  # content blocks
+        content = "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+    return str(content)
+
+
+def _refusal(msg: Any) -> str | None:
+    kw = getattr(msg, "additional_kwargs", None) or {}
+    if kw.get("refusal"):
+        return str(kw["refusal"])
+    meta = getattr(msg, "response_metadata", None) or {}
+    if meta.get("finish_reason") == "content_filter":
+        return "content_filter"
+    return None
+
+
+def _classify(e: Exception) -> tuple[Status, bool]:
+    """(status, whether the error means 'this structured-output method is unsupported')."""
+    name = type(e).__name__
+    text = str(e).lower()
+    if isinstance(e, (asyncio.TimeoutError, TimeoutError)) or "timeout" in name.lower() or "timed out" in text:
+        return "timeout", False
+    if name == "RateLimitError":
+        return "rate_limited", False
+    if name in ("BadRequestError", "UnprocessableEntityError", "NotFoundError") and any(
+            w in text for w in ("response_format", "json_schema", "json_object", "tool", "function",
+                                "not supported", "unsupported")):
+        return "error", True
+    if "refus" in text or "content_filter" in text or "LengthFinishReasonError" in name:
+        return ("refused" if "refus" in text or "content_filter" in text else "parse_error"), False
+    if name == "NotImplementedError":
+        return "error", True
+    return "error", False

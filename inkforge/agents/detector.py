@@ -1,0 +1,36 @@
+"""Detector: judges an item with the rubric S_D; also says how S_G's flaws could be made harder to spot."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from inkforge.agents.base import Agent, AgentDef
+
+
+class DetectorVerdict(BaseModel):
+    """Apply the rubric rules: explain, then decide Good or Bad, then advise the flaw generator."""
+
+    explanation: str = Field(min_length=1)
+    verdict: Literal["Good", "Bad"]
+    generator_suggestion: str = Field(default="", description="How the planted flaws could be subtler.")
+
+    @property
+    def label(self) -> int:
+        """1 for Good, 0 for Bad."""
+        return int(self.verdict == "Good")
+
+
+DETECTOR = AgentDef(name="detector", role="detector", schema=DetectorVerdict, prompt="detector",
+                    description="Judges with the rubric S_D (Good/Bad).")
+
+
+def node(agent: Agent[DetectorVerdict]) -> Any:
+    """Node: ``{query, response, rubric}`` → ``{"detections": [AgentResult]}``."""
+
+    async def detector_node(state: dict[str, Any]) -> dict[str, Any]:
+        res = await agent.ainvoke({"query": state["query"], "response": state["response"], "rubric": state["rubric"]})
+        return {"detections": [res]}
+
+    return detector_node
