@@ -82,10 +82,11 @@ def parse_output(text: str, schema: type[T]) -> T:
     try:
         return schema.model_validate(value)
     except ValidationError as e:
-        raise ParseError(_summarise(e)) from None
+        raise ParseError(summarise_validation_error(e)) from None
 
 
-def _summarise(e: ValidationError) -> str:
+def summarise_validation_error(e: ValidationError) -> str:
+    """Up to five ``field: reason`` pairs: short enough to send back to a model in a re-ask."""
     parts = []
     for err in e.errors()[:5]:
         loc = ".".join(str(x) for x in err["loc"]) or "<root>"

@@ -17,7 +17,7 @@ How a typed answer is obtained, per call:
    backoff (``max_retries``); what survives becomes ``timeout`` / ``error`` / ``refused``.
 
 Example:
-    >>> from pydantic import BaseModel
+    >>> from pydantic import BaseModel, ValidationError
     >>> from inkforge.runtime import Runtime
     >>> from inkforge.testing import FakeChatModel
     >>> class Mood(BaseModel):
@@ -42,10 +42,10 @@ from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from inkforge.cache import cache_key
-from inkforge.parsing import ParseError, parse_output
+from inkforge.parsing import ParseError, parse_output, summarise_validation_error
 from inkforge.prompts import PromptTemplate, load_prompt
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,8 @@ class Agent(Generic[OutT]):
         self.name = definition.name
         self.schema = definition.schema
         self.template = definition.template(runtime.task.language)
-        schema_json = json.dumps(self.schema.model_json_schema(), ensure_ascii=False, sort_keys=True)
+        self._schema_dict = self.schema.model_json_schema()
+        schema_json = json.dumps(self._schema_dict, ensure_ascii=False, sort_keys=True)
         self._schema_json = schema_json
         self.version = cache_key([self.template.version, schema_json])[:12]
         self._runnables: dict[tuple[int, str], Any] = {}
@@ -249,7 +250,14 @@ class Agent(Generic[OutT]):
                     except ImportError as e:
                         log.warning("constrained decoding unavailable (%s); install inkforge[constrained]", e)
             else:
-                r = model.with_structured_output(self.schema, method=method, include_raw=True)
+                # A dict schema, not the pydantic class: with the class, the OpenAI SDK validates inside
+                # ``invoke`` and raises without the raw text, and function calling hides failures as
+                # ``parsed=None``. With a dict we always get the raw answer and validate it ourselves,
+                # so every method shares one re-ask path.
+                # Test doubles that declare ``accepts_pydantic_schema`` get the class, so scripted
+                # responders can build answers from it.
+                schema = self.schema if getattr(model, "accepts_pydantic_schema", False) else self._schema_dict
+                r = model.with_structured_output(schema, method=method, include_raw=True)
             self._runnables[key] = r
         return r
 
@@ -294,6 +302,11 @@ class Agent(Generic[OutT]):
             if refusal:
                 res.status, res.error = "refused", refusal[:2000]
                 return res
+            if isinstance(parsed, dict):
+                try:
+                    parsed, perr = self.schema.model_validate(parsed), None
+                except ValidationError as e:
+                    parsed, perr = None, summarise_validation_error(e)
             if parsed is None or not isinstance(parsed, self.schema):
                 try:
                     parsed = parse_output(res.raw or "", self.schema)

@@ -65,9 +65,12 @@ class FakeChatModel(BaseChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     responses: list[Any] = []
-    responder: Callable[[list[BaseMessage], type[BaseModel] | None], Answer] | None = None
+    responder: Callable[[list[BaseMessage], Any], Answer] | None = None
     latency: float = 0.0
     usage: tuple[int, int] = (10, 5)
+    #: Agents pass this model their pydantic output class (real models get a JSON-schema dict), so a
+    #: ``responder`` receives the class as ``schema``.
+    accepts_pydantic_schema: bool = True
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _calls: list[FakeCall] = PrivateAttr(default_factory=list)
     _in_flight: int = PrivateAttr(default=0)
@@ -94,7 +97,8 @@ class FakeChatModel(BaseChatModel):
 
     def _next(self, messages: Sequence[BaseMessage], schema: type[BaseModel] | None, method: str | None) -> str:
         with self._lock:
-            self._calls.append(FakeCall(list(messages), schema.__name__ if schema else None, method))
+            name = schema.get("title") if isinstance(schema, dict) else (schema.__name__ if schema else None)
+            self._calls.append(FakeCall(list(messages), name, method))
             if self.responses:
                 answer = self.responses.pop(0)
             elif self.responder is not None:
@@ -143,7 +147,8 @@ class FakeChatModel(BaseChatModel):
             msgs = _as_messages(messages)
             raw = self._message(self._next(msgs, schema, method))
             try:
-                parsed: Any = schema.model_validate_json(str(raw.content))
+                parsed: Any = (json.loads(str(raw.content)) if isinstance(schema, dict)
+                               else schema.model_validate_json(str(raw.content)))
                 err = None
             except Exception as e:  # noqa: BLE001 - reported like langchain does
                 parsed, err = None, e
