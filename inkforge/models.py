@@ -340,11 +340,11 @@ def _load_pipeline(model: str, max_new_tokens: int) -> Any:
     dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
     lm = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
     if torch.cuda.is_available():
-        lm = lm.to("cuda")
+        lm = lm.to("cuda")  # type: ignore[arg-type]
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
-    return pipeline("text-generation", model=lm, tokenizer=tok, max_new_tokens=max_new_tokens,
-                    return_full_text=False)
+    return pipeline("text-generation", model=lm, tokenizer=tok,  # type: ignore[call-overload,arg-type]
+                    max_new_tokens=max_new_tokens, return_full_text=False)
 
 
 def build_local_chat_model(spec: ModelSpec) -> Any:
@@ -438,9 +438,8 @@ def json_schema_prefix_fn(model: Any, schema: dict[str, Any], max_tokens: int = 
         # transformers 5 moved PreTrainedTokenizerBase; lm-format-enforcer 0.11 still imports the old
         # module path, so alias it rather than lose constrained decoding.
         sys.modules["transformers.tokenization_utils"] = transformers.tokenization_utils_base
-    from lmformatenforcer.integrations.transformers import build_transformers_prefix_allowed_tokens_fn
-
     from lmformatenforcer import CharacterLevelParserConfig
+    from lmformatenforcer.integrations.transformers import build_transformers_prefix_allowed_tokens_fn
 
     # Small models love runs of whitespace inside JSON; cap them so answers end within max_tokens.
     n_str = max(1, json.dumps(schema).count('"string"'))

@@ -1,0 +1,114 @@
+"""The ``inkforge`` command line.
+
+Every model-using command takes ``--config FILE``, ``--base-url URL``, ``--model NAME`` and
+``--concurrency N``. Bad input exits with code 2 and a message naming file, line and field.
+
+Example:
+    $ inkforge agents
+    $ inkforge curate queries.txt --out runs/cur --base-url http://localhost:8000/v1 --model qwen
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from inkforge.cli_common import (
+    BaseUrlOpt,
+    ConcurrencyOpt,
+    ConfigOpt,
+    ModelOpt,
+    TaskOpt,
+    console,
+    handle_errors,
+    setup_logging,
+)
+
+app = typer.Typer(name="inkforge", no_args_is_help=True, add_completion=False,
+                  help="Make small language models better creative writers with AI feedback.")
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    setup_logging(verbose)
+
+
+@app.command("agents")
+@handle_errors
+def agents_cmd(config: ConfigOpt = None,
+               as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """List registered agents: shipped ones, entry-point plugins and those a config names."""
+    import importlib
+
+    from rich.table import Table
+
+    from inkforge.agents import AGENTS, get_agent, load_entry_points, register_agent
+    from inkforge.models import load_config
+
+    load_entry_points()
+    if config is not None:
+        cfg = load_config(config)
+        for mod in cfg.plugins:
+            importlib.import_module(mod)
+        for ref in cfg.agents.values():
+            # Agents named by import path are not registered by anyone: register them to list them.
+            register_agent(get_agent(ref), replace=True)
+    rows = []
+    for name, d in sorted(AGENTS.items()):
+        rows.append({"name": name, "role": d.role, "schema": d.schema.__name__,
+                     "fields": list(d.schema.model_fields), "description": d.description})
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="inkforge agents")
+    for col in ("name", "role", "schema", "fields", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["role"], r["schema"], ", ".join(r["fields"]), r["description"])
+    console.print(table)
+
+
+@app.command("demo")
+@handle_errors
+def demo_cmd(
+    config: ConfigOpt = None, base_url: BaseUrlOpt = None, model: ModelOpt = None,
+    concurrency: ConcurrencyOpt = None, task: TaskOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Where the demo writes its runs.")] = Path("demo_out"),
+    limit: Annotated[int, typer.Option("--limit", help="Sample queries to use.")] = 3,
+    full: Annotated[bool, typer.Option("--full/--agents-only", help="Whole pipeline, or one agent only.")] = True,
+) -> None:
+    """Run the main job at toy scale on the project's own sample queries."""
+    from inkforge.demo import run_demo
+
+    run_demo(config=config, base_url=base_url, model=model, concurrency=concurrency, task=task, out=out,
+             limit=limit, full=full)
+
+
+def _register_optional() -> None:
+    """Commands living next to their features; each module keeps heavy imports inside the function."""
+    import importlib
+
+    specs = [
+        ("inkforge.graphs.curation_cli", "curate_cmd", "curate"),
+        ("inkforge.graphs.refine_cli", "refine_judge_cmd", "refine-judge"),
+        ("inkforge.graphs.refine_cli", "eval_judge_cmd", "eval-judge"),
+        ("inkforge.rewards.rewards_cli", "audit_judge_cmd", "audit-judge"),
+        ("inkforge.rewards.rewards_cli", "serve_reward_cmd", "serve-reward"),
+        ("inkforge.training.cli", "eval_policy_cmd", "eval-policy"),
+    ]
+    for mod, attr, name in specs:
+        fn = getattr(importlib.import_module(mod), attr)
+        app.command(name)(fn)
+    from inkforge.training.cli import train_app
+
+    app.add_typer(train_app, name="train", help="Train with TRL: sft | rm | grpo.")
+
+
+_register_optional()
+
+
+if __name__ == "__main__":
+    app()
