@@ -1,0 +1,457 @@
+"""Judge refinement graph with a scripted fake model: topology, gate, routing, budgets, resume, artifacts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inkforge.errors import FailFastError, InputError
+from inkforge.evaluation import load_labels
+from inkforge.graphs.judge_refinement import (
+    RefinementConfig,
+    aevaluate_judge,
+    arefine_judge,
+    build_judge_refinement_graph,
+    load_queries,
+    refine_judge,
+    split_labels,
+)
+from inkforge.rubric import GREETING_FLAW_STRATEGY, GREETING_RUBRIC, Rubric
+from inkforge.runtime import Runtime
+from inkforge.testing import FakeChatModel
+
+pytestmark = pytest.mark.timeout(60)
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+LABELS = load_labels(resources.files("inkforge.data") / "sample_labels.jsonl")
+QUERIES = load_queries(resources.files("inkforge.data") / "sample_queries.txt")
+TRUTH = {r["response"]: r["label"] for r in LABELS}
+
+
+def _schema_name(schema: Any) -> str | None:
+    """The output schema's name, whether the agent passed the pydantic class or its JSON schema."""
+    if isinstance(schema, dict):
+        return schema.get("title")
+    return getattr(schema, "__name__", None)
+
+
+def _rules(section: str) -> list[str]:
+    return [m.group(1) for m in re.finditer(r"^\d+\. (.*)$", section, re.M)]
+
+
+@dataclass
+class Script:
+    """A fake world keyed on prompt content.
+
+    The detector follows the rubric it is shown: a rule containing ``ORACLE`` makes it agree with the
+    human labels, ``BAD_RULE`` makes it contradict them, ``FAIL_RULE`` makes it answer garbage;
+    otherwise it calls everything of 25+ characters Good (a length judge). The optimiser appends the
+    next rule of ``sd_plan`` to S_D (or ``S_G rule N`` to S_G).
+    """
+
+    sd_plan: list[str] = field(default_factory=list)
+    long_flaws: bool = False
+    crash_on_optimizer_call: int | None = None
+    new_rule_first: bool = False
+    optimizer_calls: list[str] = field(default_factory=list)
+    feedback_sizes: list[int] = field(default_factory=list)
+
+    def __call__(self, messages: list[Any], schema: Any) -> Any:
+        text = "\n".join(str(m.content) for m in messages)
+        name = _schema_name(schema)
+        if name == "FlawedSample":
+            q = re.search(r"用户请求：(.*)", text).group(1)  # type: ignore[union-attr]
+            body = f"{q}，祝你万事如意、心想事成、身体健康、阖家幸福！" if self.long_flaws else f"{q}，万事如意！"
+            return {"response": body, "planted_flaws": ["堆砌套话"], "explanation": "看似得体，实为模板"}
+        if name == "DetectorVerdict":
+            resp = re.search(r"候选祝福语：\n(.*?)\n\n评审准则：", text, re.S).group(1)  # type: ignore[union-attr]
+            rubric = text.split("评审准则：", 1)[1].split("请以 JSON")[0]
+            if "FAIL_RULE" in rubric:
+                return "我觉得还行吧"
+            if "ORACLE" in rubric and resp in TRUTH:
+                good = TRUTH[resp] == 1
+            elif "BAD_RULE" in rubric and resp in TRUTH:
+                good = TRUTH[resp] == 0
+            else:
+                good = len(resp) >= 25
+            return {"explanation": "逐条看过", "verdict": "Good" if good else "Bad",
+                    "generator_suggestion": "把套话藏进具体细节里"}
+        if name == "ErrorDiagnosis":
+            return {"diagnosis": "准则没有区分具体与空泛", "suggestion": "新增一条：要有具体细节"}
+        if name == "RubricRevision":
+            target = "S_G" if "S_G：" in text else "S_D"
+            self.optimizer_calls.append(target)
+            if self.crash_on_optimizer_call == len(self.optimizer_calls):
+                raise Crash("simulated crash")
+            current = _rules(text.split("当前规则", 1)[1].split("本轮反馈")[0])
+            self.feedback_sizes.append(len(_rules(text.split("本轮反馈", 1)[1])))
+            if target == "S_G":
+                extra = f"S_G rule {len(self.optimizer_calls)}"
+            else:
+                n_sd = self.optimizer_calls.count("S_D")
+                extra = self.sd_plan[min(n_sd, len(self.sd_plan)) - 1] if self.sd_plan else f"rule {n_sd}"
+            rest = [r for r in current if r != extra][:9]
+            return {"rules": [extra, *rest] if self.new_rule_first else [*rest, extra], "changes": f"added {extra}"}
+        raise AssertionError(f"unexpected call for schema {name}")
+
+
+class Crash(BaseException):
+    """Not an Exception: agents turn Exceptions into failures, this one escapes like a kill would."""
+
+
+def fake_runtime(script: Script, **kw: Any) -> Runtime:
+    return Runtime.for_testing(FakeChatModel(responder=script), **kw)
+
+
+def cfg(**kw: Any) -> RefinementConfig:
+    base = {"iterations": 2, "adversarial_batch": 3, "reflection_batch": 6, "val_fraction": 0.3, "patience": 5}
+    return RefinementConfig(**{**base, **kw})
+
+
+def sd_history(result: Any) -> list[dict[str, Any]]:
+    return [h for h in result.history if h["target"] == "S_D"]
+
+
+# --------------------------------------------------------------------------------------- topology
+
+
+def _topology(graph: Any) -> dict[str, Any]:
+    g = graph.get_graph()
+    return {"nodes": sorted(g.nodes),
+            "edges": sorted([e.source, e.target, bool(e.conditional)] for e in g.edges)}
+
+
+def test_topology_matches_snapshot() -> None:
+    graph = build_judge_refinement_graph(fake_runtime(Script()), config=RefinementConfig())
+    topo = _topology(graph)
+    snap = SNAPSHOTS / "judge_refinement_topology.json"
+    if os.environ.get("UPDATE_SNAPSHOTS"):  # UPDATE_SNAPSHOTS=1 pytest ... after an intended change
+        edges = ",\n".join("    " + json.dumps(e) for e in topo["edges"])
+        snap.write_text(f'{{\n  "nodes": {json.dumps(topo["nodes"])},\n  "edges": [\n{edges}\n  ]\n}}\n',
+                        encoding="utf-8")
+    assert topo == json.loads(snap.read_text(encoding="utf-8"))
+    # The loop the paper describes, in words: each phase fans out, joins, optimises once, then the gate.
+    edges = {(s, t) for s, t, _ in topo["edges"]}
+    for e in [("plan", "adversarial_item"), ("adversarial_item", "collect_adversarial"),
+              ("collect_adversarial", "optimize_strategy"), ("collect_adversarial", "revise_rubric_adversarial"),
+              ("start_reflection", "reflect_item"), ("reflect_item", "collect_reflection"),
+              ("collect_reflection", "revise_rubric_reflection"), ("start_validation", "validate_item"),
+              ("validate_item", "gate"), ("gate", "plan"), ("gate", "finish")]:
+        assert e in edges, e
+
+
+# ------------------------------------------------------------------------------------------- gate
+
+
+def test_gate_rejects_a_rubric_that_lowers_kappa_and_keeps_the_best(tmp_path: Path) -> None:
+    script = Script(sd_plan=["BAD_RULE 过度严格", "ORACLE 真正有效的规则"])
+    res = refine_judge(fake_runtime(script), LABELS, QUERIES, out_dir=tmp_path,
+                       config=cfg(adversarial=False, iterations=2))
+    hist = sd_history(res)
+    assert [h["kind"] for h in hist] == ["initial", "candidate", "candidate"]
+    initial, bad, good = hist
+    assert bad["metrics"]["kappa"] < initial["metrics"]["kappa"]
+    assert bad["accepted"] is False and "rejected" in bad["reason"]
+    # The rejected rubric is not built upon: iteration 2 revises the initial rubric.
+    assert good["parent_version"] == initial["version"]
+    assert "BAD_RULE 过度严格" not in good["rules"]
+    assert good["accepted"] and good["improved"] and good["metrics"]["kappa"] == 1.0
+    assert res.rubric.rules[-1] == "ORACLE 真正有效的规则"
+    assert res.rubric.metrics["kappa"] == 1.0
+    assert Rubric.load(tmp_path / "rubric.json") == res.rubric
+
+
+def test_a_rejected_candidate_leaves_the_starting_rubric(tmp_path: Path) -> None:
+    res = refine_judge(fake_runtime(Script(sd_plan=["BAD_RULE"])), LABELS, QUERIES, out_dir=tmp_path,
+                       config=cfg(adversarial=False, iterations=1))
+    assert res.rubric.rules == GREETING_RUBRIC
+    assert res.state["rubric"] == list(GREETING_RUBRIC)
+    assert res.summary["proposals"] == {"validated": 1, "accepted": 0, "rejected": 1}
+
+
+def test_tolerance_accepts_a_slightly_worse_rubric_but_the_best_is_written(tmp_path: Path) -> None:
+    res = refine_judge(fake_runtime(Script(sd_plan=["BAD_RULE"])), LABELS, QUERIES, out_dir=tmp_path,
+                       config=cfg(adversarial=False, iterations=1, kappa_tolerance=2.0))
+    cand = sd_history(res)[1]
+    assert cand["accepted"] and not cand["improved"]
+    assert "BAD_RULE" in res.state["rubric"]  # the working rubric moves on...
+    assert res.rubric.rules == GREETING_RUBRIC  # ...but rubric.json keeps the best κ
+
+
+def test_parse_failures_count_against_a_candidate(tmp_path: Path) -> None:
+    res = refine_judge(fake_runtime(Script(sd_plan=["FAIL_RULE"])), LABELS, QUERIES, out_dir=tmp_path,
+                       config=cfg(adversarial=False, iterations=1))
+    cand = sd_history(res)[1]
+    m = cand["metrics"]
+    assert m["parse_failures"] == m["n"] and m["failure_rate"] == 1.0
+    assert m["accuracy_parsed"] is None  # nothing parsed: no accuracy invented
+    assert m["kappa"] == -1.0 and not cand["accepted"]
+
+
+def test_a_broken_endpoint_fails_fast_and_drops_the_checkpoint(tmp_path: Path) -> None:
+    script = Script()
+    with pytest.raises(FailFastError, match="starting rubric"):
+        refine_judge(fake_runtime(script), LABELS, QUERIES, out_dir=tmp_path,
+                     config=cfg(initial_rubric=("FAIL_RULE",)))
+    # The failed run does not block a fresh start in the same folder.
+    with pytest.raises(FailFastError):
+        refine_judge(fake_runtime(script), LABELS, QUERIES, out_dir=tmp_path,
+                     config=cfg(initial_rubric=("FAIL_RULE",)))
+
+
+# ---------------------------------------------------------------------------------------- routing
+
+
+def test_caught_flaws_sharpen_the_strategy_in_one_call(tmp_path: Path) -> None:
+    script = Script()
+    res = refine_judge(fake_runtime(script), LABELS, QUERIES, out_dir=tmp_path,
+                       config=cfg(reflection=False, iterations=1, adversarial_batch=4))
+    assert script.optimizer_calls == ["S_G"]  # one merged call, no S_D change from caught flaws
+    assert script.feedback_sizes == [4]
+    assert res.strategy[-1] == "S_G rule 1" and res.strategy[:5] == list(GREETING_FLAW_STRATEGY)
+    assert len(res.hard_negatives) == 4 and all(h["caught"] for h in res.hard_negatives)
+    assert sd_history(res)[-1]["kind"] == "no_proposal"
+
+
+def test_fooled_detector_proposes_one_rubric_change(tmp_path: Path) -> None:
+    script = Script(long_flaws=True, sd_plan=["ORACLE"])
+    res = refine_judge(fake_runtime(script), LABELS, QUERIES, out_dir=tmp_path,
+                       config=cfg(reflection=False, iterations=1, adversarial_batch=4))
+    assert script.optimizer_calls == ["S_D"] and script.feedback_sizes == [4]
+    assert res.strategy == list(GREETING_FLAW_STRATEGY)
+    assert not any(h["caught"] for h in res.hard_negatives)
+    cand = sd_history(res)[-1]
+    assert cand["proposal"][0]["source"] == "adversarial" and len(cand["proposal"][0]["feedback"]) == 4
+    assert cand["accepted"]
+
+
+def test_reflection_refines_the_adversarial_candidate_into_one_proposal(tmp_path: Path) -> None:
+    script = Script(long_flaws=True, sd_plan=["rule A", "rule B"])
+    res = refine_judge(fake_runtime(script), LABELS, QUERIES, out_dir=tmp_path, config=cfg(iterations=1))
+    assert script.optimizer_calls == ["S_D", "S_D"]
+    cand = sd_history(res)[-1]
+    assert [p["source"] for p in cand["proposal"]] == ["adversarial", "reflection"]
+    assert cand["rules"][-2:] == ["rule A", "rule B"]  # reflection built on the adversarial candidate
+    assert cand["phases"]["reflection"]["mistakes"] > 0
+
+
+def test_rule_lists_are_capped_and_drops_reported(tmp_path: Path) -> None:
+    res = refine_judge(fake_runtime(Script(sd_plan=["ORACLE"], new_rule_first=True)), LABELS, QUERIES,
+                       out_dir=tmp_path, config=cfg(adversarial=False, iterations=1, max_rules=6))
+    cand = sd_history(res)[-1]
+    assert len(cand["rules"]) == 6 and cand["rules"][0] == "ORACLE"
+    assert cand["proposal"][0]["dropped_rules"] == [GREETING_RUBRIC[-1]]
+
+
+# ---------------------------------------------------------------------------------------- budgets
+
+
+def test_token_budget_stops_the_run(tmp_path: Path) -> None:
+    # The fake reports 15 tokens per call; the starting validation alone costs 12 × 15 = 180.
+    res = refine_judge(fake_runtime(Script()), LABELS, QUERIES, out_dir=tmp_path,
+                       config=cfg(iterations=10, token_budget=200))
+    assert res.summary["stop_reason"] == "token_budget"
+    assert res.summary["iterations_done"] == 1
+    assert res.summary["tokens_used"] >= 200
+
+
+def test_patience_stops_after_iterations_without_gain(tmp_path: Path) -> None:
+    res = refine_judge(fake_runtime(Script(sd_plan=["BAD_RULE"])), LABELS, QUERIES, out_dir=tmp_path,
+                       config=cfg(adversarial=False, iterations=10, patience=2))
+    assert res.summary["stop_reason"] == "patience" and res.summary["iterations_done"] == 2
+
+
+def test_zero_iterations_only_validates_the_start(tmp_path: Path) -> None:
+    res = refine_judge(fake_runtime(Script()), LABELS, QUERIES, out_dir=tmp_path, config=cfg(iterations=0))
+    assert res.summary["stop_reason"] == "iterations" and [h["kind"] for h in res.history] == ["initial"]
+
+
+# ----------------------------------------------------------------------------------------- resume
+
+
+def _comparable(res: Any) -> dict[str, Any]:
+    return {"history": res.history, "rubric": res.rubric.model_dump(), "strategy": res.strategy,
+            "hard_negatives": res.hard_negatives, "tokens": res.state["tokens_used"]}
+
+
+def test_resume_after_a_stop_reaches_the_same_final_state(tmp_path: Path) -> None:
+    plan = ["BAD_RULE", "ORACLE"]
+    config = cfg(iterations=2)
+    full = refine_judge(fake_runtime(Script(long_flaws=True, sd_plan=plan)), LABELS, QUERIES,
+                        out_dir=tmp_path / "full", config=config)
+    part = refine_judge(fake_runtime(Script(long_flaws=True, sd_plan=plan)), LABELS, QUERIES,
+                        out_dir=tmp_path / "part", config=config, max_steps=6)
+    assert part.summary["status"] == "running"
+    assert (tmp_path / "part" / "history.jsonl").exists()
+    with pytest.raises(InputError, match="--resume"):
+        refine_judge(fake_runtime(Script()), LABELS, QUERIES, out_dir=tmp_path / "part", config=config)
+    # The optimiser script counts calls; a resumed process starts counting where the first stopped.
+    script = Script(long_flaws=True, sd_plan=plan)
+    script.optimizer_calls = [h["target"] for h in part.history if h["target"] == "S_G"]
+    resumed = refine_judge(fake_runtime(script), LABELS, QUERIES, out_dir=tmp_path / "part", config=config,
+                           resume=True)
+    assert resumed.summary["status"] == "finished"
+    assert _comparable(resumed) == _comparable(full)
+    assert (tmp_path / "part" / "history.jsonl").read_text() == (tmp_path / "full" / "history.jsonl").read_text()
+
+
+def test_resume_after_a_crash_mid_iteration(tmp_path: Path) -> None:
+    plan = ["BAD_RULE", "ORACLE"]
+    config = cfg(iterations=2)
+    full = refine_judge(fake_runtime(Script(long_flaws=True, sd_plan=plan)), LABELS, QUERIES,
+                        out_dir=tmp_path / "full", config=config)
+    crashing = Script(long_flaws=True, sd_plan=plan, crash_on_optimizer_call=3)
+    with pytest.raises(Crash):
+        refine_judge(fake_runtime(crashing), LABELS, QUERIES, out_dir=tmp_path / "run", config=config)
+    done = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert done["status"] == "running" and done["iterations_done"] >= 1
+    # The crash hit iteration 2's first optimiser call, after iteration 1 was checkpointed.
+    # Restart "the process": the script replays the optimiser calls that finished before the crash.
+    script = Script(long_flaws=True, sd_plan=plan)
+    script.optimizer_calls = crashing.optimizer_calls[:2]
+    resumed = refine_judge(fake_runtime(script), LABELS, QUERIES, out_dir=tmp_path / "run", config=config,
+                           resume=True)
+    assert _comparable(resumed) | {"tokens": 0} == _comparable(full) | {"tokens": 0}
+
+
+# -------------------------------------------------------------------------------------- artifacts
+
+
+def test_artifacts_have_their_documented_shape(tmp_path: Path) -> None:
+    gates: list[dict[str, Any]] = []
+    res = refine_judge(fake_runtime(Script(long_flaws=True, sd_plan=["ORACLE"])), LABELS, QUERIES,
+                       out_dir=tmp_path, config=cfg(iterations=2), on_gate=gates.append)
+    assert [g["iteration"] for g in gates] == [0, 1, 2]
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"rubric.json", "history.jsonl", "hard_negatives.jsonl", "strategy.json", "summary.json",
+            "checkpoints.sqlite"} <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+
+    rubric = Rubric.load(tmp_path / "rubric.json")
+    assert rubric.prompt_text and "{{ rubric }}" in rubric.prompt_text
+    assert rubric.model["model"] == "fake" and rubric.task == "greeting"
+    for key in ("kappa", "accuracy", "recall_good", "recall_bad", "slice_accuracy", "parse_failures",
+                "length_baseline_accuracy"):
+        assert key in rubric.metrics
+
+    history = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    assert history == res.history
+    for h in history:
+        assert {"iteration", "target", "kind", "accepted", "rules"} <= set(h)
+        if h["target"] == "S_D" and h["kind"] == "candidate":
+            assert {"metrics", "proposal", "improved", "best_kappa", "reason", "phases"} <= set(h)
+            assert all({"source", "feedback", "status"} <= set(p) for p in h["proposal"])
+
+    hard = [json.loads(line) for line in (tmp_path / "hard_negatives.jsonl").read_text().splitlines()]
+    assert len(hard) == 6
+    for h in hard:
+        assert {"prompt", "rejected", "explanation", "planted_flaws", "caught"} <= set(h)
+        assert isinstance(h["rejected"], str) and isinstance(h["caught"], bool)
+
+    strategy = json.loads((tmp_path / "strategy.json").read_text())
+    assert strategy["rules"] == res.strategy
+
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["stop_reason"] == "iterations"
+    assert summary["labels"]["val"] + summary["labels"]["train"] == len(LABELS)
+    assert summary["best"]["version"] == rubric.version
+    assert summary["length_baseline_val"]["accuracy"] is not None
+
+
+# ----------------------------------------------------------------------------------- config, misc
+
+
+def test_split_is_stratified_and_seeded() -> None:
+    train, val = split_labels(LABELS, 0.3, seed=1)
+    assert sorted(train + val) == list(range(len(LABELS))) and not set(train) & set(val)
+    assert {LABELS[i]["label"] for i in val} == {0, 1}
+    assert split_labels(LABELS, 0.3, seed=1) == (train, val) != split_labels(LABELS, 0.3, seed=2)
+
+
+def test_config_validation_and_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least one phase"):
+        RefinementConfig(adversarial=False, reflection=False)
+    p = tmp_path / "r.yaml"
+    p.write_text("refinement:\n  iterations: 4\n  kappa_tolerance: 0.02\n", encoding="utf-8")
+    c = RefinementConfig.load(p, {"iterations": 7, "seed": None})
+    assert c.iterations == 7 and c.kappa_tolerance == 0.02 and c.seed == 0
+    p.write_text("val_fraction: 1.5\n", encoding="utf-8")
+    with pytest.raises(InputError, match="val_fraction"):
+        RefinementConfig.load(p)
+
+
+def test_inputs_are_checked_before_any_call(tmp_path: Path) -> None:
+    fake = FakeChatModel()
+    rows = [{"query": "q", "response": "r", "label": 1}] * 5 + [{"query": "q", "response": "s", "label": 0}]
+    with pytest.raises(InputError, match="2 rows of each class"):
+        refine_judge(Runtime.for_testing(fake), rows, QUERIES, out_dir=tmp_path)
+    assert fake.calls == []
+
+
+def test_tasks_without_defaults_need_initial_rules() -> None:
+    from inkforge.tasks import TaskSpec
+
+    haiku = TaskSpec(name="haiku", language="en", item="haiku", description="A 5-7-5 haiku.")
+    with pytest.raises(InputError, match="initial_rubric"):
+        build_judge_refinement_graph(Runtime.for_testing(FakeChatModel(), task=haiku))
+    build_judge_refinement_graph(Runtime.for_testing(FakeChatModel(), task=haiku),
+                                 config=RefinementConfig(initial_rubric=("Fresh image",), initial_strategy=("Cliché",)))
+    build_judge_refinement_graph(Runtime.for_testing(FakeChatModel(), task="poem"))  # English defaults ship
+
+
+def test_evaluate_judge_reports_failures_and_uses_the_rubric_prompt() -> None:
+    fake = FakeChatModel(responder=Script())
+    shipped = (resources.files("inkforge.prompts") / "zh" / "detector.md").read_text(encoding="utf-8")
+    # A rubric carries the prompt it was tuned with: evaluation renders into that text, not today's file.
+    rubric = Rubric.from_rules(["规则一"], prompt_text=shipped.replace("## user", "MARKER-PROMPT\n\n## user"))
+    report = asyncio.run(aevaluate_judge(Runtime.for_testing(fake), LABELS[:10], rubric, n_boot=50))
+    assert all("MARKER-PROMPT" in c.text for c in fake.calls) and len(fake.calls) == 10
+    assert report["overall"]["n"] == 10 and report["overall"]["parse_failures"]["count"] == 0
+    assert report["rubric"]["version"] == rubric.version and not report["rubric"]["default"]
+    assert len(report["items"]) == 10 and all(i["status"] == "ok" for i in report["items"])
+    assert "length_baseline" in report["overall"] and "length_explains_judge" in report
+
+    rep2 = asyncio.run(aevaluate_judge(fake_runtime(Script()), LABELS[:6], Rubric.from_rules(["FAIL_RULE"]), n_boot=0))
+    assert rep2["overall"]["parse_failures"]["count"] == 6 and rep2["overall"]["judge"]["n"] == 0
+    assert all(i["verdict"] is None and i["status"] == "parse_error" and i["raw"] for i in rep2["items"])
+
+
+def test_resume_without_a_checkpoint_starts_fresh(tmp_path: Path) -> None:
+    res = asyncio.run(arefine_judge(fake_runtime(Script()), LABELS, QUERIES, out_dir=tmp_path,
+                                    config=cfg(iterations=0), resume=True))
+    assert res.summary["status"] == "finished"
+
+
+def test_english_task_runs_end_to_end(tmp_path: Path) -> None:
+    def answer(messages: list[Any], schema: Any) -> Any:
+        text = "\n".join(str(m.content) for m in messages)
+        name = _schema_name(schema)
+        if name == "FlawedSample":
+            return {"response": "Roses are red, skies are blue.", "planted_flaws": ["cliché"], "explanation": "stock"}
+        if name == "DetectorVerdict":
+            poem = re.search(r"Candidate short poem:\n(.*?)\n\nRubric:", text, re.S).group(1)  # type: ignore[union-attr]
+            return {"explanation": "checked", "verdict": "Good" if len(poem) > 40 else "Bad"}
+        if name == "ErrorDiagnosis":
+            return {"diagnosis": "too lenient", "suggestion": "add a rule on concrete images"}
+        assert "S_D: the judge's rubric" in text or "S_G: the flaw-generation strategy" in text
+        return {"rules": ["Concrete images over abstractions.", "No stock phrases."], "changes": "merged"}
+
+    rows = [{"query": f"a poem about {w}", "response": r, "label": lab}
+            for w, r, lab in [("rain", "Rain taps the tin roof; my father's boots dry by the stove.", 1),
+                              ("sea", "The sea is big and blue and nice.", 0),
+                              ("moon", "Moon, you old coin, spent on every lover.", 1),
+                              ("love", "Love is a flower that blooms in the heart forever and ever.", 0),
+                              ("city", "Neon hums; a cat owns the fire escape.", 1),
+                              ("time", "Time flies like an arrow, waits for no one.", 0)]]
+    res = refine_judge(Runtime.for_testing(FakeChatModel(responder=answer), task="poem"), rows,
+                       ["a poem about snow"], out_dir=tmp_path, config=cfg(iterations=1, val_fraction=0.5))
+    assert res.rubric.language == "en" and res.summary["iterations_done"] == 1
+    assert res.hard_negatives[0]["rejected"] == "Roses are red, skies are blue."

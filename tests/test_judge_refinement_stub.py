@@ -1,0 +1,170 @@
+"""`refine-judge` and `eval-judge` end to end over HTTP, against the loopback OpenAI-compatible stub."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from inkforge.graphs.refine_cli import eval_judge_cmd, refine_judge_cmd
+from inkforge.rubric import Rubric
+from inkforge.testing import StubServer
+
+pytestmark = pytest.mark.timeout(120)
+
+DATA = resources.files("inkforge.data")
+SAMPLE_LABELS = str(DATA / "sample_labels.jsonl")
+SAMPLE_QUERIES = str(DATA / "sample_queries.txt")
+
+app = typer.Typer()
+app.command("refine-judge")(refine_judge_cmd)
+app.command("eval-judge")(eval_judge_cmd)
+
+
+def _user_text(body: dict[str, Any]) -> str:
+    return "\n".join(str(m.get("content") or "") for m in body.get("messages") or [])
+
+
+def responder(body: dict[str, Any]) -> dict[str, Any] | None:
+    """Detector verdicts that depend on length (plus seeded noise), so metrics are not trivial.
+
+    The optimiser keeps the current rules and adds one named by the feedback's hash; other agents get
+    the stub's schema-generated answers.
+    """
+    name = ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
+    text = _user_text(body)
+    if name == "DetectorVerdict":
+        m = re.search(r"候选祝福语：\n(.*?)\n\n评审准则：", text, re.S)
+        resp = m.group(1) if m else ""
+        noise = int(hashlib.sha256(text.encode()).hexdigest(), 16) % 6 == 0
+        good = (len(resp) >= 30) != noise
+        return {"explanation": "逐条对照准则", "verdict": "Good" if good else "Bad",
+                "generator_suggestion": "把缺陷藏进具体细节"}
+    if name == "RubricRevision":
+        current = re.findall(r"^\d+\. (.*)$", text.split("当前规则", 1)[1].split("本轮反馈")[0], re.M)
+        tag = hashlib.sha256(text.encode()).hexdigest()[:6]
+        return {"rules": [*current[:9], f"新规则 {tag}"], "changes": "合并本轮反馈"}
+    return None
+
+
+@pytest.fixture
+def server() -> Iterator[StubServer]:
+    with StubServer(responder=responder) as s:
+        yield s
+
+
+@pytest.fixture
+def model_flags(server: StubServer, tmp_path: Path) -> list[str]:
+    cfg = tmp_path / "models.yaml"
+    cfg.write_text("cache: null\nconcurrency: 8\nmodels:\n  default: {max_retries: 0, timeout: 20}\n", encoding="utf-8")
+    return ["--config", str(cfg), "--base-url", server.base_url, "--model", "stub"]
+
+
+def test_refine_judge_three_iterations_writes_all_artifacts(server: StubServer, model_flags: list[str],
+                                                            tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    settings = tmp_path / "refine.yaml"
+    settings.write_text("adversarial_batch: 3\nreflection_batch: 6\npatience: 5\n", encoding="utf-8")
+    args = ["refine-judge", "--labels", SAMPLE_LABELS, "--queries", SAMPLE_QUERIES, "--out", str(out),
+            "--iterations", "3", "--val-fraction", "0.3", "--refine-config", str(settings), *model_flags]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    # Progress shows validation metrics per iteration.
+    for it in range(4):
+        assert f"iter {it}" in result.output
+    assert "κ" in result.output and "len≥39" in result.output
+
+    for name in ("rubric.json", "history.jsonl", "hard_negatives.jsonl", "strategy.json", "summary.json"):
+        assert (out / name).stat().st_size > 0, name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["iterations_done"] == 3
+    assert summary["stop_reason"] == "iterations" and summary["tokens_used"] > 0
+    rubric = Rubric.load(out / "rubric.json")
+    assert rubric.model["base_url"] == server.base_url and "kappa" in rubric.metrics
+    history = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines()]
+    gates = [h for h in history if h["target"] == "S_D"]
+    assert [h["iteration"] for h in gates] == [0, 1, 2, 3]
+    assert all(h["metrics"] is None or 0 <= h["metrics"]["accuracy"] <= 1 for h in gates)
+    hard = [json.loads(x) for x in (out / "hard_negatives.jsonl").read_text().splitlines()]
+    assert len(hard) == 9 and all(isinstance(h["rejected"], str) and h["rejected"] for h in hard)
+    assert json.loads((out / "strategy.json").read_text())["rules"]
+
+    # The same command again is refused (never overwrite a run); --resume of a finished run is a no-op.
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 2 and "--resume" in again.output
+    n = server.stats.chat_requests
+    resumed = CliRunner().invoke(app, [*args, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert server.stats.chat_requests == n
+    assert json.loads((out / "summary.json").read_text())["best"] == summary["best"]
+
+
+def test_eval_judge_reports_the_length_baseline_beside_the_judge(server: StubServer, model_flags: list[str],
+                                                                 tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["eval-judge", "--labels", SAMPLE_LABELS, "--out", str(out),
+                                      "--bootstrap", "200", *model_flags])
+    assert result.exit_code == 0, result.output
+    assert "len ≥ 39" in result.output and "slice 30–50" in result.output
+    assert "length explains the judge" in result.output
+    report = json.loads(out.read_text())
+    assert report["overall"]["n"] == 40 and server.stats.chat_requests == 40
+    for sec in ("overall", "slice"):
+        assert {"judge", "length_baseline", "parse_failures"} <= set(report[sec])
+        assert report[sec]["length_baseline"]["fixed"]["threshold"] == 39
+    assert report["rubric"]["default"] is True
+    assert report["overall"]["judge"]["ci"]["kappa"] is not None
+
+
+def test_eval_judge_with_a_refined_rubric_file(server: StubServer, model_flags: list[str], tmp_path: Path) -> None:
+    rb = Rubric.from_rules(["紧扣请求的核心目的", "不用陈词滥调堆砌"])
+    rb.save(tmp_path / "rubric.json")
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["eval-judge", "--labels", SAMPLE_LABELS, "--rubric", str(tmp_path / "rubric.json"),
+                                      "--out", str(out), "--bootstrap", "0", "--limit", "10", *model_flags])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["rubric"]["version"] == rb.version and report["overall"]["n"] == 10
+    assert "紧扣请求的核心目的" in _user_text(server.requests[-1])
+
+
+@pytest.mark.parametrize("cmd", ["eval-judge", "refine-judge"])
+def test_input_errors_come_before_any_call_or_output(cmd: str, server: StubServer, model_flags: list[str],
+                                                     tmp_path: Path) -> None:
+    bad = tmp_path / "labels.jsonl"
+    bad.write_text('{"query": "q", "response": "r", "label": 1}\n{"query": "q", "label": 0}\n', encoding="utf-8")
+    out = tmp_path / "out"
+    extra = ["--queries", SAMPLE_QUERIES] if cmd == "refine-judge" else []
+    result = CliRunner().invoke(app, [cmd, "--labels", str(bad), "--out", str(out), *extra, *model_flags])
+    assert result.exit_code == 2
+    flat = "".join(result.output.split())  # rich wraps long lines at the terminal width
+    assert "".join(f"{bad}:2: field 'response': missing".split()) in flat
+    assert server.stats.chat_requests == 0 and not out.exists()
+
+
+@pytest.mark.paper_data
+def test_eval_judge_on_the_papers_dev_labels(paper_data: Path, server: StubServer, model_flags: list[str],
+                                             tmp_path: Path) -> None:
+    """Opt-in: the paper's human labels (by path, never copied) through the whole HTTP path."""
+    out = tmp_path / "paper_report.json"
+    result = CliRunner().invoke(app, ["eval-judge", "--labels", str(paper_data / "human_labels_dev.jsonl"),
+                                      "--out", str(out), "--bootstrap", "200", *model_flags[:2],
+                                      "--base-url", model_flags[3], "--model", "stub", "--concurrency", "16"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    ov = report["overall"]
+    assert ov["n"] == 1016 and ov["parse_failures"]["count"] == 0
+    fixed = ov["length_baseline"]["fixed"]
+    # The documented trap: length alone gets about 90% on these labels.
+    assert fixed["threshold"] == 39 and 0.85 <= fixed["accuracy"] <= 0.95
+    assert ov["length_baseline"]["fitted"]["accuracy"] >= fixed["accuracy"]
+    assert report["slice"]["n"] > 50 and report["slice"]["length_baseline"]["fixed"]["n"] == report["slice"]["n"]
+    assert "judge" in report["slice"] and report["length_explains_judge"]["n"] == 1016
