@@ -37,7 +37,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
@@ -396,8 +396,11 @@ def _classify(e: Exception) -> tuple[Status, bool]:
             w in text for w in ("response_format", "json_schema", "json_object", "tool", "function",
                                 "not supported", "unsupported")):
         return "error", True
-    if "refus" in text or "content_filter" in text or "LengthFinishReasonError" in name:
-        return ("refused" if "refus" in text or "content_filter" in text else "parse_error"), False
+    # Only the SDK's own refusal/content-filter errors are refusals: "connection refused" is not.
+    if "ContentFilter" in name or "Refusal" in name or "content_filter" in text:
+        return "refused", False
+    if "LengthFinishReasonError" in name:
+        return "parse_error", False
     if name == "NotImplementedError":
         return "error", True
     return "error", False
