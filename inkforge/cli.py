@@ -48,6 +48,8 @@ def agents_cmd(config: ConfigOpt = None,
     from inkforge.agents import AGENTS, get_agent, load_entry_points, register_agent
     from inkforge.models import load_config
 
+    import inkforge.rewards.judge  # noqa: F401  (registers the pairwise, listwise and graded judges)
+
     load_entry_points()
     if config is not None:
         cfg = load_config(config)

@@ -39,7 +39,8 @@ def _demo_runtime(config: Path | None, base_url: str | None, model: str | None, 
         except Exception as e:  # noqa: BLE001 - any load failure means "use the offline fallback"
             from inkforge.testing.tiny import build_tiny_chat_model
 
-            model = str(build_tiny_chat_model(out / "tiny-model"))
+            # Prompts with a JSON schema run to ~1,500 tokens on the tiny tokenizer: room for them.
+            model = str(build_tiny_chat_model(out / "tiny-model", max_position_embeddings=4096))
             console.print(Panel(
                 f"Could not load the default model ({type(e).__name__}). Using a tiny RANDOM model built "
                 f"offline at {model}, with schema-constrained decoding: outputs are valid and typed, their "

@@ -383,6 +383,9 @@ def validation_metrics(labels: Sequence[int], preds: Sequence[int | None], lengt
 
 
 def _with_ci(y: Sequence[int], p: Sequence[int], n_boot: int, seed: int) -> dict[str, Any]:
+    if not y:  # no rows (e.g. an empty length slice): no figure, rather than a misleading 0.0
+        return {"n": 0, "accuracy": None, "kappa": None, "confusion": confusion_matrix([], []),
+                "recall": {"good": None, "bad": None}, "positive_rate": None, "ci": None}
     return {**binary_metrics(y, p), "ci": bootstrap_ci(y, p, n_boot=n_boot, seed=seed)}
 
 
@@ -406,7 +409,8 @@ def _section(labels: list[int], preds: list[int | None], lengths: list[int], sta
         "judge": {
             **_with_ci(yj, pj, n_boot, seed),
             # Same rows as the baselines, failures counted wrong: the fair side-by-side figure.
-            "strict": {"accuracy": accuracy(labels, strict), "kappa": cohen_kappa(labels, strict)},
+            "strict": ({"accuracy": accuracy(labels, strict), "kappa": cohen_kappa(labels, strict)} if n
+                       else {"accuracy": None, "kappa": None}),
         },
         "length_baseline": {
             "fixed": {"threshold": threshold, **_with_ci(labels, length_rule(lengths, threshold), n_boot, seed)},

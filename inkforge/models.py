@@ -134,6 +134,8 @@ class InkforgeConfig(BaseModel):
         agents: Graph slot → agent to use there: a registered name or ``"module:ATTR"`` import path
             (e.g. ``{"negative_critic": "mylab.agents:STRICT_CRITIC"}``).
         plugins: Modules imported before the run, where custom agents register themselves.
+        refinement: Settings of the judge-refinement graph (see
+            :class:`inkforge.graphs.judge_refinement.RefinementConfig`), so one YAML serves every command.
         source: The file this came from, for error messages.
 
     Example:
@@ -149,6 +151,7 @@ class InkforgeConfig(BaseModel):
     cache: str | None = ".cache/inkforge/responses.sqlite"
     agents: dict[str, str] = Field(default_factory=dict)
     plugins: tuple[str, ...] = ()
+    refinement: dict[str, Any] = Field(default_factory=dict)
     source: str | None = None
 
     @field_validator("models")

@@ -93,8 +93,18 @@ def NEGATIVE_CRITIC_BOUND(rt: Runtime) -> Any:  # noqa: N802 - reads like a cons
     return AGENTS["negative_critic"].bind(rt)
 
 
-class BadRequestError(Exception):
-    """Same class name as openai's: the agent classifies errors by name, not by import."""
+def wrapped_openai_error(base: type[Exception], message: str) -> Exception:
+    """An instance of a langchain-openai-style subclass of an openai SDK error (no HTTP response needed)."""
+    cls = type(f"OpenAI{base.__name__}", (base,), {})
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    return err
+
+
+def BadRequestError(message: str) -> Exception:  # noqa: N802 - reads like the class it builds
+    import openai
+
+    return wrapped_openai_error(openai.BadRequestError, message)
 
 
 def test_unsupported_method_falls_back_and_is_remembered() -> None:
@@ -134,16 +144,15 @@ def test_persistent_failure_is_explicit_never_defaulted() -> None:
 
 
 def test_transport_errors_are_classified() -> None:
-    class APITimeoutError(Exception):
-        pass
+    import openai
 
-    class RateLimitError(Exception):
-        pass
-
-    for exc, status in [(APITimeoutError("Request timed out."), "timeout"), (RateLimitError("429"), "rate_limited"),
+    for exc, status in [(wrapped_openai_error(openai.APITimeoutError, "Request timed out."), "timeout"),
+                        (wrapped_openai_error(openai.RateLimitError, "429 Too Many Requests"), "rate_limited"),
+                        (ConnectionRefusedError("connection refused"), "error"),
                         (RuntimeError("boom"), "error")]:
         res = WRITER.bind(Runtime.for_testing(FakeChatModel(responses=[exc]))).invoke({"query": "q", "examples": []})
-        assert res.status == status and res.output is None and type(exc).__name__ in (res.error or "")
+        assert res.status == status, (exc, res.status)
+        assert res.output is None and type(exc).__name__ in (res.error or "")
 
 
 def test_refusal_is_its_own_status() -> None:
@@ -253,9 +262,10 @@ def test_custom_agent_registers_and_resolves_without_library_changes(tmp_path: A
     defn = register_agent(AgentDef(name="safety_test", role="safety", schema=SafetyCheck, prompt=prompt), replace=True)
     assert get_agent("safety_test") is defn
     # A user's own module, named by import path in a config: no registration call needed.
-    (tmp_path / "mylab_agents.py").write_text(PLUGIN, "utf-8")
+    (tmp_path / "_inkforge_testplugin_agents.py").write_text(PLUGIN, "utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert get_agent("mylab_agents:CRITIC").name == "terse"
+    monkeypatch.delitem(__import__("sys").modules, "_inkforge_testplugin_agents", raising=False)
+    assert get_agent("_inkforge_testplugin_agents:CRITIC").name == "terse"
     res = defn.bind(Runtime.for_testing(FakeChatModel(responses=[{"safe": True, "reason": "无冒犯"}]))).invoke(
         {"response": "恭喜"})
     assert res.ok and res.output.safe is True  # type: ignore[union-attr]

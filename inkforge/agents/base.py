@@ -385,22 +385,28 @@ def _refusal(msg: Any) -> str | None:
 
 
 def _classify(e: Exception) -> tuple[Status, bool]:
-    """(status, whether the error means 'this structured-output method is unsupported')."""
-    name = type(e).__name__
+    """(status, whether the error means 'this structured-output method is unsupported').
+
+    Matches on the names in the exception's class hierarchy, so the OpenAI SDK's errors, the
+    subclasses langchain-openai wraps them in (``OpenAIRateLimitError`` …) and langchain-core's
+    ``Model*Error`` family are all recognised without importing any of them.
+    """
+    names = {c.__name__ for c in type(e).__mro__}
     text = str(e).lower()
-    if isinstance(e, (asyncio.TimeoutError, TimeoutError)) or "timeout" in name.lower() or "timed out" in text:
+    if names & {"TimeoutError", "APITimeoutError", "ModelTimeoutError", "ReadTimeout", "ConnectTimeout"} or (
+            "timed out" in text):
         return "timeout", False
-    if name == "RateLimitError":
+    if names & {"RateLimitError", "ModelRateLimitError"}:
         return "rate_limited", False
-    if name in ("BadRequestError", "UnprocessableEntityError", "NotFoundError") and any(
+    if names & {"BadRequestError", "UnprocessableEntityError", "NotFoundError", "ModelInvalidRequestError"} and any(
             w in text for w in ("response_format", "json_schema", "json_object", "tool", "function",
                                 "not supported", "unsupported")):
         return "error", True
     # Only the SDK's own refusal/content-filter errors are refusals: "connection refused" is not.
-    if "ContentFilter" in name or "Refusal" in name or "content_filter" in text:
+    if any("ContentFilter" in n or "Refusal" in n for n in names) or "content_filter" in text:
         return "refused", False
-    if "LengthFinishReasonError" in name:
+    if "LengthFinishReasonError" in names:
         return "parse_error", False
-    if name == "NotImplementedError":
+    if "NotImplementedError" in names:
         return "error", True
     return "error", False

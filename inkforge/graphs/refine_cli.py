@@ -96,8 +96,14 @@ def refine_judge_cmd(
     qs = load_queries(queries)
     flags = {"iterations": iterations, "val_fraction": val_fraction, "patience": patience,
              "token_budget": token_budget, "seed": seed}
-    cfg = (RefinementConfig.load(refine_config, flags) if refine_config is not None
-           else RefinementConfig.from_dict({}, flags))
+    if refine_config is not None:
+        cfg = RefinementConfig.load(refine_config, flags)
+    else:
+        from inkforge.models import load_config
+
+        # The run config's own `refinement:` section, so one YAML serves every command.
+        section = load_config(config).refinement if config is not None else {}
+        cfg = RefinementConfig.from_dict(section, flags, source=f"{config}: refinement" if config else "<flags>")
     check_inputs(rows, qs, cfg)
     runtime = runtime_from_flags(config, base_url, model, concurrency, task=task)
     try:

@@ -1,7 +1,7 @@
 """The LLM judge as a reward function: one object for TRL, verl, OpenRLHF and the reward server.
 
 :class:`JudgeReward` scores completions with the DETECTOR agent and a :class:`~inkforge.rubric.Rubric`
-(the ``rubric.json`` that ``inkforge refine`` writes plugs in directly: its rules, and its template
+(the ``rubric.json`` that ``inkforge refine-judge`` writes plugs in directly: its rules, and its template
 when it carries one). It is a TRL reward function, ``(prompts, completions, **kwargs) ->
 list[float | None]``, for string and conversational completions, and it is built so that a judge
 never degrades training silently:

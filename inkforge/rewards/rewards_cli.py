@@ -26,7 +26,7 @@ from inkforge.errors import ConfigError
 
 __all__ = ["audit_judge_cmd", "serve_reward_cmd"]
 
-RubricOpt = Annotated[Path, typer.Option("--rubric", help="rubric.json written by `inkforge refine` (or any Rubric).")]
+RubricOpt = Annotated[Path, typer.Option("--rubric", help="rubric.json written by `inkforge refine-judge` (or any Rubric).")]
 ModeOpt = Annotated[str, typer.Option("--mode", help="binary (Good=1, Bad=0, as in the paper) or graded.")]
 ScaleOpt = Annotated[str, typer.Option("--scale", help="Graded scale LOW-HIGH, normalised to [0, 1].")]
 RoleOpt = Annotated[str, typer.Option("--role", help="Model role of the judge in the config.")]

@@ -1,0 +1,572 @@
+"""Run any LangGraph graph over a dataset: bounded, resumable, with flat memory and exact outputs.
+
+The runner streams items from a reader, keeps at most ``max_in_flight`` graph invocations running
+(every model call inside them also waits on the runtime's shared concurrency limit), and writes each
+item's output records only once the item is completely done.
+
+Durability, in three layers:
+
+1. **Per-item graph state** lives in a LangGraph SQLite checkpointer
+   (:class:`~langgraph.checkpoint.sqlite.aio.AsyncSqliteSaver`) under ``OUT/.inkforge/``, with the
+   item's content hash as ``thread_id``. An item interrupted mid-way resumes from its last saved step.
+2. **A finished-items index** (``done`` table in ``OUT/.inkforge/run.sqlite``): on ``resume`` finished
+   items are skipped without touching the graph.
+3. **Append-only JSONL outputs**, flushed per item. Each commit records the byte size of every output
+   file in the same SQLite transaction as the ``done`` row; on resume every file is cut back to the last
+   committed size. Lines of an item that was being written when the process died are therefore
+   removed and the item redone: a resumed run produces exactly the lines of an uninterrupted one,
+   never a duplicate or a half line.
+
+Checkpoint granularity: the default ``durability="exit"`` saves an item's graph state when its
+invocation ends (normally, by an error, or by cancellation on Ctrl-C), not after every superstep. At
+64 concurrent calls of 200 ms the per-superstep mode (``"async"``) writes ~10 checkpoints per item
+through one SQLite connection and showed up as lost throughput in ``bench/curation_throughput.py``,
+while ``"exit"`` keeps per-item resume correct: Ctrl-C (cancellation) still saves every in-flight
+item's progress, and after a hard kill (SIGKILL, power loss) an unfinished item restarts from its
+beginning (its finished model calls are free again if a response cache is configured). Pass
+``durability="async"`` to save after every step instead.
+
+Example:
+    >>> # report = run_graph(GraphJob(graph, to_input=..., to_records=..., outputs=("results",)),
+    >>> #                    "queries.jsonl", out_dir="runs/x", runtime=runtime)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from inkforge.errors import FailFastError, InputError
+from inkforge.graphs.io import JsonlWriter, Mode, QueryItem, dumps, read_queries, validate_queries
+
+log = logging.getLogger(__name__)
+
+Durability = Literal["sync", "async", "exit"]
+Records = dict[str, list[dict[str, Any]]]
+
+STATE_DIR = ".inkforge"
+#: Items whose graph raised, in a row, before the run stops (a bug, not bad luck).
+MAX_ERROR_STREAK = 20
+
+
+@dataclass
+class GraphJob:
+    """A graph plus how to feed it items and turn its final state into output records.
+
+    Attributes:
+        graph: A :class:`~langgraph.graph.StateGraph` builder or a compiled graph; the runner attaches
+            its own checkpointer.
+        to_input: Item → graph input.
+        to_records: (item, final state) → records per output name, e.g.
+            ``{"pairs": [...], "judgements": [...], "failures": [...]}``.
+        outputs: Output names; each becomes ``OUT/<name>.jsonl``.
+        name: Job name (shown in progress and stored with the run).
+        fingerprint: Options that must not change between a run and its resume (checked).
+        on_error: (item, exception) → records for an item whose graph raised. The default writes a
+            failure record to ``failures`` if that output exists.
+        summarize: (out dir, generic summary) → the ``summary.json`` content.
+        progress_fields: (records of one item) → counters to add to the progress bar's line.
+        mode: Input mode passed to the reader.
+    """
+
+    graph: Any
+    to_input: Callable[[QueryItem], dict[str, Any]]
+    to_records: Callable[[QueryItem, dict[str, Any]], Records]
+    outputs: tuple[str, ...] = ("results", "failures")
+    name: str = "graph"
+    fingerprint: Mapping[str, Any] = field(default_factory=dict)
+    on_error: Callable[[QueryItem, BaseException], Records] | None = None
+    summarize: Callable[[Path, dict[str, Any]], dict[str, Any]] | None = None
+    progress_fields: Callable[[Records], Mapping[str, int]] | None = None
+    mode: Mode = "write"
+
+
+@dataclass
+class RunReport:
+    """What one :func:`run_graph` call did.
+
+    Attributes:
+        out_dir: Output folder.
+        total: Items in the input (after ``limit``).
+        processed: Items finished by this call.
+        skipped: Items already finished by an earlier call (resume).
+        duplicates: Rows identical to an earlier row of the same input (same content hash), skipped.
+        resumed: Items continued from a saved checkpoint.
+        errors: Items whose graph raised (recorded as failures).
+        records: Lines written by this call, per output.
+        wall_s: Wall time of this call.
+        interrupted: Whether the call was cancelled (Ctrl-C) before finishing.
+        complete: Whether every input item is now finished.
+        usage: Model usage of this call (calls, tokens, cost).
+        peak_in_flight: Most items in flight at once.
+        summary: The ``summary.json`` written at the end.
+    """
+
+    out_dir: Path
+    total: int = 0
+    processed: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    resumed: int = 0
+    errors: int = 0
+    records: dict[str, int] = field(default_factory=dict)
+    wall_s: float = 0.0
+    interrupted: bool = False
+    complete: bool = False
+    usage: dict[str, Any] = field(default_factory=dict)
+    peak_in_flight: int = 0
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------- state
+
+
+class RunState:
+    """The run's bookkeeping database: fingerprint, finished items and committed output sizes.
+
+    Plain :mod:`sqlite3` in WAL mode, used from the event loop thread only: a commit is one small
+    transaction per item (tens of microseconds with ``synchronous=NORMAL``).
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(path), isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL: a power cut can lose the last commits (those items are redone), never corrupt.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
+            "CREATE TABLE IF NOT EXISTS done (key TEXT PRIMARY KEY, item_id TEXT, status TEXT, run INTEGER,"
+            " finished REAL);"
+            "CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, size INTEGER);"
+            "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, started REAL, wall_s REAL,"
+            " processed INTEGER, interrupted INTEGER, usage TEXT);")
+
+    def meta(self, key: str) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True)))
+
+    def start_run(self) -> int:
+        cur = self.db.execute("INSERT INTO runs (started, wall_s, processed, interrupted, usage) "
+                              "VALUES (?, 0, 0, 0, '{}')", (time.time(),))
+        return int(cur.lastrowid or 0)
+
+    def end_run(self, run: int, *, wall_s: float, processed: int, interrupted: bool, usage: dict[str, Any]) -> None:
+        self.db.execute("UPDATE runs SET wall_s=?, processed=?, interrupted=?, usage=? WHERE id=?",
+                        (wall_s, processed, int(interrupted), json.dumps(usage), run))
+
+    def runs(self) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT id, wall_s, processed, interrupted, usage FROM runs ORDER BY id").fetchall()
+        return [{"run": r[0], "wall_s": r[1], "processed": r[2], "interrupted": bool(r[3]),
+                 "usage": json.loads(r[4] or "{}")} for r in rows]
+
+    def done_run(self, key: str) -> int | None:
+        """The run that finished ``key``, or ``None``."""
+        row = self.db.execute("SELECT run FROM done WHERE key=?", (key,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def file_sizes(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT name, size FROM files").fetchall())
+
+    def commit(self, item: QueryItem, status: str, run: int, sizes: Mapping[str, int]) -> None:
+        """Mark an item finished together with the output sizes it left (one transaction)."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?)",
+                            (item.key, item.id, status, run, time.time()))
+            self.db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?)", list(sizes.items()))
+
+    def counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT status, COUNT(*) FROM done GROUP BY status").fetchall())
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def prepare_out_dir(out_dir: Path, *, resume: bool) -> bool:
+    """Check the output folder; returns whether it holds a run to resume.
+
+    Raises:
+        InputError: Non-empty folder without ``resume``, or ``resume`` on a folder that is not a run.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError("exists and is not a directory", file=str(out_dir), field="--out")
+    has_state = (out_dir / STATE_DIR / "run.sqlite").is_file()
+    non_empty = out_dir.is_dir() and any(out_dir.iterdir())
+    if non_empty and not resume:
+        raise InputError("is not empty; pass --resume to continue the run saved there, or choose another "
+                         "--out", file=str(out_dir), field="--out")
+    if resume and non_empty and not has_state:
+        raise InputError(f"has no saved run ({STATE_DIR}/run.sqlite missing); it was not written by "
+                         "inkforge, refusing to resume into it", file=str(out_dir), field="--out")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return has_state
+
+
+def _check_fingerprint(state: RunState, fingerprint: Mapping[str, Any], out_dir: Path) -> None:
+    fp = json.loads(json.dumps(dict(fingerprint), sort_keys=True, default=str))
+    old = state.meta("fingerprint")
+    if old is None:
+        state.set_meta("fingerprint", fp)
+        return
+    diff = sorted(k for k in set(old) | set(fp) if old.get(k) != fp.get(k))
+    if diff:
+        details = "; ".join(f"{k}: saved {old.get(k)!r}, now {fp.get(k)!r}" for k in diff)
+        raise InputError(f"cannot resume with different options ({details}); use the original options or a "
+                         "new --out", file=str(out_dir), field="--resume")
+
+
+# ------------------------------------------------------------------------------------------ progress
+
+
+class _Progress:
+    """A rich progress bar: done/total, items/s, failures, tokens and cost (no-op when disabled)."""
+
+    def __init__(self, enabled: bool, total: int, name: str, runtime: Any, console: Any = None) -> None:
+        self.enabled = enabled
+        self.runtime = runtime
+        self.counters: dict[str, int] = {}
+        self._last = 0.0
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(bar_width=24), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), TextColumn("{task.fields[stats]}"),
+            console=console or Console(stderr=True), transient=False, refresh_per_second=4)
+        self.task = self.progress.add_task(name, total=total, rate="", stats="")
+        self.t0 = time.perf_counter()
+        self.progress.start()
+
+    def advance(self, n: int = 1, counters: Mapping[str, int] | None = None, force: bool = False) -> None:
+        for k, v in (counters or {}).items():
+            self.counters[k] = self.counters.get(k, 0) + int(v)
+        if not self.enabled:
+            return
+        self.progress.advance(self.task, n)
+        now = time.perf_counter()
+        if not force and now - self._last < 0.25:
+            return
+        self._last = now
+        done = self.progress.tasks[0].completed
+        rate = f"{done / max(now - self.t0, 1e-9):.1f} items/s"
+        parts = [f"{k} {v}" for k, v in self.counters.items()]
+        if self.runtime is not None:
+            t = self.runtime.usage.totals()
+            parts += [f"calls {t['calls']}", f"tokens {_compact(t['tokens'])}", f"${t['cost']:.4f}"]
+        self.progress.update(self.task, rate=rate, stats=" · ".join(parts))
+
+    def close(self) -> None:
+        if self.enabled:
+            self.advance(0, force=True)
+            self.progress.stop()
+
+
+def _compact(n: int) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e4 else str(n)
+
+
+# -------------------------------------------------------------------------------------------- runner
+
+
+def _default_error_records(job: GraphJob) -> Callable[[QueryItem, BaseException], Records]:
+    def on_error(item: QueryItem, exc: BaseException) -> Records:
+        if "failures" not in job.outputs:
+            return {}
+        return {"failures": [{"item_id": item.id, "query": item.query, "stage": "graph", "status": "error",
+                              "reason": f"{type(exc).__name__}: {exc}"[:2000], "raw": None}]}
+
+    return on_error
+
+
+async def _open_saver(path: Path) -> Any:
+    import aiosqlite
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    conn = await aiosqlite.connect(str(path))
+    saver = AsyncSqliteSaver(conn)
+    await saver.setup()
+    # WAL is set by setup(); NORMAL sync avoids an fsync per checkpoint (the WAL is still crash-safe).
+    await conn.execute("PRAGMA synchronous=NORMAL")
+    return saver
+
+
+async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[Any], *, out_dir: str | os.PathLike[str],
+                     runtime: Any = None, resume: bool = False, limit: int | None = None,
+                     max_in_flight: int | None = None, durability: Durability = "exit", progress: bool = False,
+                     console: Any = None, on_item: Callable[[RunReport], None] | None = None,
+                     total: int | None = None) -> RunReport:
+    """Run ``job`` over every item of ``source``; see the module docstring for the guarantees.
+
+    Args:
+        job: The graph and its record mapping.
+        source: Query file or in-memory rows (see :func:`~inkforge.graphs.io.read_queries`). An
+            in-memory iterable is read twice (validation, then the run), so pass a list, not a generator.
+        out_dir: Output folder; must be empty or absent unless ``resume``.
+        runtime: The :class:`~inkforge.runtime.Runtime` whose usage the progress bar shows and whose
+            limit sizes ``max_in_flight``.
+        resume: Continue the run saved in ``out_dir``.
+        limit: Only the first ``limit`` items.
+        max_in_flight: Items running at once (default: 2 × the runtime's concurrency, at least 8): bounds
+            memory, while keeping enough calls queued to saturate the shared limit.
+        durability: LangGraph checkpoint durability per item (see module docstring).
+        progress: Show a rich progress bar on stderr.
+        console: Rich console for the bar.
+        on_item: Called after each committed item with the running report (tests, custom reporting).
+        total: Item count when the caller already validated the input; otherwise the whole input is
+            validated first (streaming), so that bad input fails before any output is written.
+
+    Returns:
+        A :class:`RunReport`.
+
+    Raises:
+        InputError: Bad input, non-empty ``out_dir`` without ``resume``, or changed options on resume;
+            raised before any output is written.
+        FailFastError: :data:`MAX_ERROR_STREAK` items in a row raised (their items stay unfinished).
+        asyncio.CancelledError: The run was cancelled (Ctrl-C); committed items are safe.
+    """
+    mode = job.mode
+    if total is None:
+        total = validate_queries(source, mode=mode, limit=limit)
+    out = Path(out_dir)
+    has_state = prepare_out_dir(out, resume=resume)
+    state = RunState(out / STATE_DIR / "run.sqlite")
+    report = RunReport(out_dir=out, total=total)
+    writers: dict[str, JsonlWriter] = {}
+    saver: Any = None
+    t0 = time.perf_counter()
+    usage0 = runtime.usage.totals() if runtime is not None else {}
+    run_id = 0
+    bar = _Progress(progress, total, job.name, runtime, console)
+    try:
+        _check_fingerprint(state, job.fingerprint, out)
+        state.set_meta("job", job.name)
+        sizes = state.file_sizes()
+        for name in job.outputs:
+            w = writers[name] = JsonlWriter(out / f"{name}.jsonl")
+            committed = sizes.get(name, 0)
+            if w.size < committed:
+                raise InputError(f"{name}.jsonl is shorter than its last committed size ({w.size} < {committed} "
+                                 "bytes); it was edited or truncated, cannot resume", file=str(out))
+            if w.size > committed:
+                log.info("resume: dropping %d uncommitted bytes of %s.jsonl", w.size - committed, name)
+                w.truncate(committed)
+        run_id = state.start_run()
+        saver = await _open_saver(out / STATE_DIR / "checkpoints.sqlite")
+        graph = job.graph
+        graph = graph.compile(checkpointer=saver) if hasattr(graph, "compile") else graph.copy(
+            update={"checkpointer": saver})
+        limit_in_flight = max_in_flight or max(8, 2 * (runtime.limit if runtime is not None else 32))
+        on_error = job.on_error or _default_error_records(job)
+        await _drive(job, graph, saver, state, writers, report, run_id, source, limit, limit_in_flight,
+                     durability, has_state, on_error, bar, on_item)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        report.interrupted = True
+        raise
+    finally:
+        bar.close()
+        report.wall_s = time.perf_counter() - t0
+        if runtime is not None:
+            now = runtime.usage.totals()
+            report.usage = {k: (round(now[k] - usage0.get(k, 0), 6) if isinstance(now[k], float)
+                                else now[k] - usage0.get(k, 0)) for k in now}
+        if saver is not None:
+            with contextlib.suppress(Exception):
+                await saver.conn.close()
+        for w in writers.values():
+            w.close()
+        if run_id:
+            state.end_run(run_id, wall_s=report.wall_s, processed=report.processed,
+                          interrupted=report.interrupted, usage=report.usage)
+            report.summary = _write_summary(job, out, state, report)
+        state.close()
+    return report
+
+
+async def _drive(job: GraphJob, graph: Any, saver: Any, state: RunState, writers: dict[str, JsonlWriter],
+                 report: RunReport, run_id: int, source: Any, limit: int | None, max_in_flight: int,
+                 durability: Durability, may_have_checkpoints: bool,
+                 on_error: Callable[[QueryItem, BaseException], Records], bar: _Progress,
+                 on_item: Callable[[RunReport], None] | None) -> None:
+    in_flight: dict[asyncio.Task[Any], QueryItem] = {}
+    keys_in_flight: set[str] = set()
+    # Errors are held back (bounded by MAX_ERROR_STREAK) until a success shows they are not a bug in the
+    # graph: a systematic error then stops the run with those items still unfinished, to be redone on
+    # --resume once fixed, instead of being recorded as 20,000 final failures.
+    held_errors: list[tuple[QueryItem, BaseException]] = []
+
+    async def run_item(item: QueryItem) -> dict[str, Any]:
+        config = {"configurable": {"thread_id": item.key}, "recursion_limit": 100}
+        if may_have_checkpoints:
+            snap = await graph.aget_state(config)
+            if snap.values:
+                report.resumed += 1
+                if not snap.next:  # finished but not committed before the stop
+                    return dict(snap.values)
+                return await graph.ainvoke(None, config, durability=durability)
+        return await graph.ainvoke(job.to_input(item), config, durability=durability)
+
+    def commit(item: QueryItem, records: Records, status: str) -> None:
+        for name, recs in records.items():
+            if name not in writers:
+                raise KeyError(f"{job.name}: record output {name!r} is not in outputs {job.outputs}")
+            writers[name].write(recs)
+            report.records[name] = report.records.get(name, 0) + len(recs)
+        state.commit(item, status, run_id, {n: w.size for n, w in writers.items()})
+        report.processed += 1
+        extra = job.progress_fields(records) if job.progress_fields else {}
+        failed = status != "ok" or any(r.get("status") != "no_pair" for r in records.get("failures", []))
+        bar.advance(1, {"failed": int(failed), **extra})
+
+    async def finish(task: asyncio.Task[Any]) -> None:
+        item = in_flight.pop(task)
+        keys_in_flight.discard(item.key)
+        exc = task.exception()
+        if exc is not None:
+            log.warning("item %s raised %s: %s", item.id, type(exc).__name__, exc)
+            held_errors.append((item, exc))
+            if len(held_errors) >= MAX_ERROR_STREAK:
+                raise FailFastError(
+                    f"{MAX_ERROR_STREAK} items in a row raised; stopping (they stay unfinished and run again on "
+                    f"--resume). Last error: {type(exc).__name__}: {exc}") from exc
+            return
+        for err_item, err in held_errors:
+            commit(err_item, on_error(err_item, err), "error")
+            report.errors += 1
+            await saver.adelete_thread(err_item.key)
+        held_errors.clear()
+        records = job.to_records(item, task.result())
+        commit(item, records, "ok")
+        # The thread is no longer needed once the done row is committed; dropping it keeps the
+        # checkpoint file as small as the number of items in flight.
+        await saver.adelete_thread(item.key)
+        if on_item is not None:
+            on_item(report)
+
+    async def drain(return_when: str) -> None:
+        done, _ = await asyncio.wait(list(in_flight), return_when=return_when)
+        for task in done:
+            await finish(task)
+
+    try:
+        for item in read_queries(source, mode=job.mode, limit=limit):
+            prior = state.done_run(item.key)
+            if prior is not None or item.key in keys_in_flight:
+                if prior == run_id or item.key in keys_in_flight:
+                    report.duplicates += 1
+                else:
+                    report.skipped += 1
+                bar.advance(1)
+                continue
+            while len(in_flight) >= max_in_flight:
+                await drain(asyncio.FIRST_COMPLETED)
+            task = asyncio.ensure_future(run_item(item))
+            in_flight[task] = item
+            keys_in_flight.add(item.key)
+            report.peak_in_flight = max(report.peak_in_flight, len(in_flight))
+        while in_flight:
+            await drain(asyncio.FIRST_COMPLETED)
+        for err_item, err in held_errors:  # the run ended on errors shorter than a streak: record them
+            commit(err_item, on_error(err_item, err), "error")
+            report.errors += 1
+            await saver.adelete_thread(err_item.key)
+        held_errors.clear()
+        report.complete = True
+    finally:
+        if in_flight:
+            # Cancellation (Ctrl-C) or a fail-fast stop: cancel what runs, let LangGraph save each item's
+            # progress, and never write a partial item.
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+
+def _write_summary(job: GraphJob, out: Path, state: RunState, report: RunReport) -> dict[str, Any]:
+    runs = state.runs()
+    usage: dict[str, Any] = {}
+    for r in runs:
+        for k, v in r["usage"].items():
+            usage[k] = round(usage.get(k, 0) + v, 6) if isinstance(v, float) else usage.get(k, 0) + v
+    base: dict[str, Any] = {
+        "job": job.name,
+        "complete": report.complete,
+        "items": {"input": report.total, "finished": sum(state.counts().values()), "by_status": state.counts(),
+                  "duplicates_skipped": report.duplicates},
+        "this_run": {"processed": report.processed, "skipped_done": report.skipped,
+                     "resumed_from_checkpoint": report.resumed, "errors": report.errors,
+                     "interrupted": report.interrupted, "wall_s": round(report.wall_s, 3),
+                     "peak_items_in_flight": report.peak_in_flight},
+        "runs": len(runs),
+        "wall_s": round(sum(r["wall_s"] for r in runs), 3),
+        "usage": usage,
+        "fingerprint": state.meta("fingerprint"),
+    }
+    summary = job.summarize(out, base) if job.summarize else base
+    tmp = out / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.replace(out / "summary.json")
+    return summary
+
+
+def run_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[Any], **kwargs: Any) -> RunReport:
+    """Synchronous :func:`arun_graph` (CLI and scripts); works from inside a running loop (notebooks).
+
+    Ctrl-C cancels the run cleanly: in-flight items save their progress, committed outputs stay
+    consistent, and ``KeyboardInterrupt`` is raised once everything is closed.
+    """
+    return run_sync(arun_graph(job, source, **kwargs))
+
+
+def run_sync(coro: Any) -> Any:
+    """Run a coroutine to completion, from plain code or from inside a running loop (Jupyter)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    # A notebook already runs a loop in this thread: run ours in a helper thread.
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            result["value"] = asyncio.run(coro)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            result["error"] = e
+
+    t = threading.Thread(target=target, name="inkforge-run")
+    t.start()
+    t.join()
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")
+
+
+def iter_records(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """Stream an output file's records (alias of :func:`inkforge.graphs.io.read_jsonl`)."""
+    from inkforge.graphs.io import read_jsonl
+
+    return read_jsonl(path)
+
+
+__all__ = ["MAX_ERROR_STREAK", "GraphJob", "RunReport", "RunState", "arun_graph", "dumps", "iter_records",
+           "prepare_out_dir", "run_graph", "run_sync"]

@@ -1,0 +1,147 @@
+"""Curation over the real HTTP path (ChatOpenAI → loopback stub server), faults, and the CLI command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from inkforge.graphs.curation import build_curation_graph, curation_job
+from inkforge.graphs.curation_cli import curate_cmd
+from inkforge.graphs.retrieval import SAMPLE_CORPUS, KeywordRetriever
+from inkforge.graphs.runner import run_graph
+from inkforge.models import InkforgeConfig, ModelSpec
+from inkforge.runtime import Runtime
+from inkforge.testing import Faults, StubServer
+
+pytestmark = pytest.mark.timeout(90)
+
+REPO = Path(__file__).resolve().parents[1]
+QUERIES = REPO / "inkforge" / "data" / "sample_queries.txt"
+
+
+def stub_runtime(server: StubServer, *, concurrency: int = 8, **spec: Any) -> Runtime:
+    os.environ.setdefault("INKFORGE_TEST_KEY", "sk-test-not-a-secret")
+    ms = ModelSpec(model="stub", base_url=server.base_url, api_key_env="INKFORGE_TEST_KEY", **spec)
+    return Runtime(InkforgeConfig(models={"default": ms}, concurrency=concurrency, cache=None))
+
+
+def read(out: Path, name: str) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in (out / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_curation_over_http_stub(tmp_path: Path) -> None:
+    with StubServer(faults=Faults(latency_s=0.02)) as server:
+        rt = stub_runtime(server, concurrency=6)
+        graph = build_curation_graph(rt, retriever=KeywordRetriever(SAMPLE_CORPUS), n_candidates=3, pair_policy="all")
+        report = run_graph(curation_job(graph), QUERIES, out_dir=tmp_path / "out", runtime=rt, limit=6)
+        stats = server.stats
+    out = tmp_path / "out"
+    pairs, judgements, failures = read(out, "pairs"), read(out, "judgements"), read(out, "failures")
+    assert report.processed == 6 and report.summary["complete"]
+    assert {p["item_id"] for p in pairs} | {f["item_id"] for f in failures} == {j["item_id"] for j in judgements}
+    assert len(judgements) == 18 and not [f for f in failures if f["status"] != "no_pair"]
+    assert all(set(p["models"].values()) == {"stub"} for p in pairs)
+    # Every model call went through HTTP with a structured-output request, under the shared limit.
+    assert stats.chat_requests == 6 * 3 * 5
+    assert stats.max_concurrency <= 6 and rt.limiter.peak <= 6
+    writer_requests = [r for r in server.requests if "WriterOutput" in json.dumps(r.get("response_format", {}))]
+    assert len(writer_requests) == 18
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["usage"]["calls"] == 90 and summary["usage"]["tokens"] > 0
+
+
+def test_thirty_percent_http_faults_every_query_accounted_for(tmp_path: Path) -> None:
+    faults = Faults(rate_500=0.1, rate_429=0.1, rate_malformed=0.1, seed=3)
+    with StubServer(faults=faults) as server:
+        rt = stub_runtime(server, max_retries=0, max_reasks=0, timeout=10)
+        graph = build_curation_graph(rt, retriever=KeywordRetriever(SAMPLE_CORPUS), n_candidates=4)
+        run_graph(curation_job(graph), QUERIES, out_dir=tmp_path / "out", runtime=rt)
+    out = tmp_path / "out"
+    pairs, failures = read(out, "pairs"), read(out, "failures")
+    accounted = {p["item_id"] for p in pairs} | {f["item_id"] for f in failures}
+    assert len(accounted) == 12
+    statuses = {f["status"] for f in failures}
+    assert {"error", "parse_error"} <= statuses
+    assert any("429" in (f["reason"] or "") for f in failures) and any("500" in (f["reason"] or "") for f in failures)
+    malformed = [f for f in failures if f["status"] == "parse_error"]
+    assert all(f["raw"] for f in malformed)  # the broken answer is kept for debugging
+    assert "sk-test" not in (out / "failures.jsonl").read_text()  # no secret in outputs
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+app = typer.Typer()
+app.command()(curate_cmd)
+
+
+def flat(text: str) -> str:
+    """Output without whitespace: rich wraps long messages at the terminal width."""
+    return "".join(text.split())
+
+
+def test_cli_bad_input_exits_2_before_writing(tmp_path: Path) -> None:
+    bad = tmp_path / "q.jsonl"
+    bad.write_text('{"query": "给奶奶的祝福"}\n{"prompt": "升职", "id": 2}\n{"query": 5}\n', encoding="utf-8")
+    res = CliRunner().invoke(app, [str(bad), "--out", str(tmp_path / "out"), "--base-url", "http://127.0.0.1:9/v1",
+                                   "--model", "stub", "--no-progress"])
+    assert res.exit_code == 2
+    assert flat(f"{bad}:3: field 'query': must be a string") in flat(res.output)
+    assert not (tmp_path / "out").exists()
+    res = CliRunner().invoke(app, [str(tmp_path / "missing.txt"), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "filenotfound" in flat(res.output)
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "x").write_text("x")
+    res = CliRunner().invoke(app, [str(QUERIES), "--out", str(full), "--base-url", "http://127.0.0.1:9/v1"])
+    assert res.exit_code == 2 and "--resume" in flat(res.output)
+
+
+def test_cli_sigint_then_resume_completes_without_duplicates(tmp_path: Path) -> None:
+    queries = tmp_path / "q.jsonl"
+    queries.write_text("".join(json.dumps({"id": f"q{i}", "query": f"给第{i}位同事的新年祝福"}, ensure_ascii=False)
+                               + "\n" for i in range(16)), encoding="utf-8")
+    out = tmp_path / "out"
+    with StubServer(faults=Faults(latency_s=0.05)) as server:
+        cmd = [sys.executable, "-c", "import typer; from inkforge.graphs.curation_cli import curate_cmd; "
+               "typer.run(curate_cmd)", str(queries), "--out", str(out), "--base-url", server.base_url,
+               "--model", "stub", "--concurrency", "4", "--candidates", "2", "--no-progress",
+               "--corpus", str(SAMPLE_CORPUS), "--retriever", "keyword"]
+        env = {**os.environ, "OPENAI_API_KEY": "sk-test", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.time() + 60
+        done = 0
+        while time.time() < deadline and done < 3:
+            time.sleep(0.1)
+            try:
+                db = sqlite3.connect(out / ".inkforge" / "run.sqlite")
+                done = db.execute("SELECT COUNT(*) FROM done").fetchone()[0]
+                db.close()
+            except sqlite3.Error:
+                pass
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 130, output
+        assert "interrupted" in output
+        first = len(read(out, "judgements"))
+        assert 0 < first < 32
+        res = subprocess.run([*cmd, "--resume"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] and summary["items"]["finished"] == 16 and summary["runs"] == 2
+    judgements = [(j["item_id"], j["candidate"]) for j in read(out, "judgements")]
+    assert len(judgements) == len(set(judgements))  # no duplicates
+    lines = (out / "pairs.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(set(lines))
+    accounted = {p["item_id"] for p in read(out, "pairs")} | {f["item_id"] for f in read(out, "failures")}
+    assert accounted == {f"q{i}" for i in range(16)}
