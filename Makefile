@@ -26,7 +26,7 @@ demo: install
 
 test: install
 	$(OFFLINE) OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadgroup -q -p no:cacheprovider tests
-	$(OFFLINE) $(PY) -m pytest -q -p no:cacheprovider --doctest-modules inkforge/parsing.py inkforge/rubric.py inkforge/testing/fake.py inkforge/prompts/__init__.py inkforge/errors.py
+	$(OFFLINE) $(PY) -m pytest -q -p no:cacheprovider --doctest-modules inkforge
 
 lint: install
 	$(VENV)/bin/ruff check inkforge tests bench

@@ -104,21 +104,12 @@ def make_runtime(args: argparse.Namespace, base_url: str | None, latency: float)
         return Runtime.for_testing(FakeChatModel(responder=fake_curation_responder(), latency=latency),
                                    concurrency=args.concurrency)
     os.environ.setdefault("INKFORGE_BENCH_KEY", "stub-key")
-    spec = ModelSpec(model="stub", base_url=base_url, api_key_env="INKFORGE_BENCH_KEY", timeout=60, max_retries=2)
+    # --client picks ModelSpec.transport: "langchain" (ChatOpenAI + the OpenAI SDK, the default) or
+    # "direct" (inkforge.transport.DirectChatModel: same protocol, a twentieth of the client CPU).
+    spec = ModelSpec(model="stub", base_url=base_url, api_key_env="INKFORGE_BENCH_KEY", timeout=60, max_retries=2,
+                     transport=args.client)
     cfg = InkforgeConfig(models={"default": spec}, concurrency=args.concurrency, cache=None)
-    if args.http_client == "runtime":
-        return Runtime(cfg)
-    # httpx's own connection pool (httpcore) rescans every pooled connection on each request and
-    # release, which at 64 connections costs several ms of CPU per call; the aiohttp transport does not.
-    import httpx
-    from httpx_aiohttp import HttpxAiohttpClient
-
-    from inkforge.models import build_chat_model
-
-    n = args.concurrency + 8
-    client = HttpxAiohttpClient(limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
-                                timeout=spec.timeout)
-    return Runtime(cfg, models={"default": build_chat_model(spec, http_async_client=client)})
+    return Runtime(cfg)
 
 
 async def close_clients(rt: Runtime) -> None:
@@ -150,7 +141,7 @@ async def throughput(args: argparse.Namespace, work: Path, base_url: str | None)
     pairs = report.summary.get("pairs", 0)
     return {
         "queries": args.queries, "candidates": args.candidates, "concurrency": args.concurrency,
-        "latency_s": args.latency, "transport": args.transport, "http_client": args.http_client,
+        "latency_s": args.latency, "transport": args.transport, "client": args.client,
         "durability": args.durability,
         "llm_calls": calls, "wall_s": round(wall, 2), "ideal_s": round(ideal, 2),
         "ratio": round(wall / ideal, 3) if ideal else None, "target_ratio": 1.25,
@@ -198,8 +189,8 @@ def main() -> int:
     p.add_argument("--latency", type=float, default=0.2)
     p.add_argument("--durability", choices=("exit", "async", "sync"), default="exit")
     p.add_argument("--transport", choices=("http", "fake"), default="http")
-    p.add_argument("--http-client", choices=("runtime", "aiohttp"), default="runtime",
-                   help="runtime: the client Runtime builds; aiohttp: inject ChatOpenAI on httpx-aiohttp")
+    p.add_argument("--client", choices=("langchain", "direct"), default="langchain",
+                   help="ModelSpec.transport of the HTTP runs: langchain (ChatOpenAI) or direct")
     p.add_argument("--mem-queries", type=int, default=20_000)
     p.add_argument("--mem-warmup", type=int, default=1000)
     p.add_argument("--skip-throughput", action="store_true")

@@ -11,8 +11,8 @@ class InputError(InkforgeError, ValueError):
     """Bad user input (config, dataset, CLI value), located by file, line and field.
 
     Example:
-        >>> str(InputError("missing field", file="q.jsonl", line=3, field="query"))
-        'q.jsonl:3: field \\'query\\': missing field'
+        >>> print(InputError("missing field", file="q.jsonl", line=3, field="query"))
+        q.jsonl:3: field 'query': missing field
     """
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,

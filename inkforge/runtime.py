@@ -214,6 +214,11 @@ class Runtime:
         except RuntimeError:
             return build_chat_model(spec)
         models = self._per_loop.setdefault(loop, {})
+        if key not in models and spec.transport == "direct":
+            from inkforge.transport import DirectChatModel
+
+            if DirectChatModel.supports(spec):  # its pools are per loop already; one instance per spec
+                models[key] = self._local.setdefault(key, DirectChatModel(spec))
         if key not in models:
             # Own client per loop: ChatOpenAI's shared cached client dies with the first loop.
             # Pool size follows the shared limit so the limiter, not httpx, is the bottleneck.

@@ -71,9 +71,10 @@ def test_shipped_agent_returns_typed_output(name: str) -> None:
     assert res.prompt_version and res.attempts == 1
 
 
+@pytest.mark.parametrize("transport", ["langchain", "direct"])
 @pytest.mark.parametrize("method", ["json_schema", "json_mode", "function_calling", "prompt"])
-def test_each_structured_output_method_over_http(method: str, stub: StubServer) -> None:
-    rt = stub_runtime(stub, structured_output=[method])
+def test_each_structured_output_method_over_http(method: str, transport: str, stub: StubServer) -> None:
+    rt = stub_runtime(stub, structured_output=[method], transport=transport)
     res = NEGATIVE_CRITIC_BOUND(rt).invoke({"query": "给老师的祝福", "response": "老师辛苦了"})
     assert res.ok, (res.status, res.error, res.raw)
     assert isinstance(res.output, NegativeCritique)
@@ -228,11 +229,12 @@ def test_concurrency_limit_holds_on_the_wire() -> None:
         assert server.stats.max_concurrency == 6
 
 
-def test_thirty_percent_faults_every_call_ends_typed_or_explicit() -> None:
+@pytest.mark.parametrize("transport", ["langchain", "direct"])
+def test_thirty_percent_faults_every_call_ends_typed_or_explicit(transport: str) -> None:
     faults = Faults(rate_429=0.1, rate_500=0.1, rate_malformed=0.05, rate_hang=0.05, hang_s=3.0, seed=7)
     with StubServer(faults=faults) as server:
         rt = stub_runtime(server, structured_output=["json_schema"], max_retries=1, timeout=0.5, max_reasks=1,
-                          concurrency=32)
+                          concurrency=32, transport=transport)
         judge = JUDGE.bind(rt)
 
         async def go() -> list[Any]:

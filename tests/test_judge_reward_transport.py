@@ -13,7 +13,7 @@ import pytest
 
 from inkforge.models import InkforgeConfig, ModelSpec
 from inkforge.rewards.judge import JudgeReward
-from inkforge.rewards.transport import DirectChatModel
+from inkforge.transport import DirectChatModel
 from inkforge.rubric import Rubric
 from inkforge.testing import Faults, StubServer
 

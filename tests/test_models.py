@@ -131,14 +131,16 @@ def test_local_backend_on_tiny_model(tiny_model_dir: Path) -> None:
             assert res.status == "parse_error" and res.output is None and res.raw is not None
 
 
+@pytest.mark.parametrize("transport", ["langchain", "direct"])
 def test_api_key_never_reaches_logs_cache_or_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+                                                       caplog: pytest.LogCaptureFixture, transport: str) -> None:
     secret = "sk-inkforge-test-SECRET-0123456789"
     monkeypatch.setenv("INKFORGE_TEST_KEY", secret)
     caplog.set_level(logging.DEBUG)
     with StubServer(require_api_key=secret) as server:
         cfg = InkforgeConfig(models={"default": ModelSpec(model="stub", base_url=server.base_url,
-                                                          api_key_env="INKFORGE_TEST_KEY", max_reasks=0)},
+                                                          api_key_env="INKFORGE_TEST_KEY", max_reasks=0,
+                                                          transport=transport)},
                              cache=str(tmp_path / "cache.sqlite"))
         rt = Runtime(cfg)
         res = WRITER.bind(rt).invoke({"query": "祝福", "examples": []})

@@ -385,7 +385,7 @@ class JudgeReward:
         sample: Sample index of the verdicts (part of the cache key).
         name: Reward name: TRL logs ``rewards/<name>/mean`` and this class ``<name>/ok_rate``...
         transport: ``direct`` (default) calls OpenAI-compatible endpoints through the lean
-            :class:`~inkforge.rewards.transport.DirectChatModel` (about 20x less client CPU per call
+            :class:`~inkforge.transport.DirectChatModel` (about 20x less client CPU per call
             than LangChain's ChatOpenAI, which matters at hundreds of calls per training step);
             ``langchain`` keeps ChatOpenAI (and LangChain tracing). Local models and specs with
             ChatOpenAI-only options always use the foundation's chat model.
@@ -550,7 +550,7 @@ class JudgeReward:
                 models: dict[str, Any] = {}
                 spec = cfg.spec_for(self.role)
                 if self.transport == "direct":
-                    from inkforge.rewards.transport import DirectChatModel
+                    from inkforge.transport import DirectChatModel
 
                     if DirectChatModel.supports(spec):
                         models[self.role] = self._direct = DirectChatModel(spec)
