@@ -25,6 +25,8 @@ demo: install
 	$(VENV)/bin/inkforge demo
 
 test: install
+	$(VENV)/bin/ruff check inkforge tests bench examples
+	$(VENV)/bin/mypy inkforge
 	$(OFFLINE) OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadgroup -q -p no:cacheprovider tests
 	$(OFFLINE) $(PY) -m pytest -q -p no:cacheprovider --doctest-modules inkforge
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -45,10 +45,9 @@ def agents_cmd(config: ConfigOpt = None,
 
     from rich.table import Table
 
+    import inkforge.rewards.judge  # noqa: F401  (registers the pairwise, listwise and graded judges)
     from inkforge.agents import AGENTS, get_agent, load_entry_points, register_agent
     from inkforge.models import load_config
-
-    import inkforge.rewards.judge  # noqa: F401  (registers the pairwise, listwise and graded judges)
 
     load_entry_points()
     if config is not None:
@@ -58,7 +57,7 @@ def agents_cmd(config: ConfigOpt = None,
         for ref in cfg.agents.values():
             # Agents named by import path are not registered by anyone: register them to list them.
             register_agent(get_agent(ref), replace=True)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, d in sorted(AGENTS.items()):
         rows.append({"name": name, "role": d.role, "schema": d.schema.__name__,
                      "fields": list(d.schema.model_fields), "description": d.description})

@@ -67,7 +67,9 @@ def run_agents_demo(runtime: Any, queries: list[str]) -> list[dict[str, Any]]:
     async def all_() -> list[dict[str, Any]]:
         return await asyncio.gather(*[one(q) for q in queries])
 
-    rows = asyncio.run(all_())
+    from inkforge.asyncutil import run_sync
+
+    rows = run_sync(all_())
     table = Table(title="writer → judge (typed outputs)", show_lines=True)
     for col in ("query", "writer", "judge"):
         table.add_column(col, overflow="fold")

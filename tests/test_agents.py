@@ -282,3 +282,14 @@ class Terse(BaseModel):
 
 CRITIC = AgentDef(name="terse", role="negative_critic", schema=Terse, prompt="## user\\n{{ response }}")
 """
+
+
+def test_sync_invoke_works_inside_a_running_loop() -> None:
+    """Notebook cells run inside an event loop, where asyncio.run refuses to start."""
+
+    async def cell() -> Any:
+        fake = FakeChatModel(responses=[{"text": "新婚快乐，白头偕老"}])
+        return WRITER.bind(Runtime.for_testing(fake)).invoke({"query": "婚礼", "examples": []})
+
+    res = asyncio.run(cell())
+    assert res.ok and res.output.text == "新婚快乐，白头偕老"  # type: ignore[union-attr]

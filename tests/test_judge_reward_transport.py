@@ -13,9 +13,9 @@ import pytest
 
 from inkforge.models import InkforgeConfig, ModelSpec
 from inkforge.rewards.judge import JudgeReward
-from inkforge.transport import DirectChatModel
 from inkforge.rubric import Rubric
 from inkforge.testing import Faults, StubServer
+from inkforge.transport import DirectChatModel
 
 GOOD = {"explanation": "具体、真诚", "verdict": "Good"}
 

@@ -32,7 +32,6 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -181,7 +180,9 @@ class Agent(Generic[OutT]):
 
     def invoke(self, variables: dict[str, Any], *, sample: int = 0) -> AgentResult[OutT]:
         """Synchronous :meth:`ainvoke` (scripts and notebooks without a running loop)."""
-        return asyncio.run(self.ainvoke(variables, sample=sample))
+        from inkforge.asyncutil import run_sync
+
+        return run_sync(self.ainvoke(variables, sample=sample))
 
     async def ainvoke(self, variables: dict[str, Any], *, sample: int = 0) -> AgentResult[OutT]:
         """Call the agent once.

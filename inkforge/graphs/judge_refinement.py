@@ -1030,7 +1030,9 @@ def refine_judge(runtime: Any, labels: Sequence[dict[str, Any]], queries: Sequen
     Example:
         >>> # result = refine_judge(rt, load_labels("labels.jsonl"), load_queries("q.txt"), out_dir="runs/j")
     """
-    return asyncio.run(arefine_judge(runtime, labels, queries, out_dir=out_dir, config=config, resume=resume,
+    from inkforge.asyncutil import run_sync
+
+    return run_sync(arefine_judge(runtime, labels, queries, out_dir=out_dir, config=config, resume=resume,
                                      **kwargs))
 
 

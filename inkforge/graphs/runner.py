@@ -41,13 +41,13 @@ import json
 import logging
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from inkforge.asyncutil import run_sync  # noqa: F401  (re-exported: runner.run_sync)
 from inkforge.errors import FailFastError, InputError
 from inkforge.graphs.io import JsonlWriter, Mode, QueryItem, dumps, read_queries, validate_queries
 
@@ -538,29 +538,6 @@ def run_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[Any], **k
     consistent, and ``KeyboardInterrupt`` is raised once everything is closed.
     """
     return run_sync(arun_graph(job, source, **kwargs))
-
-
-def run_sync(coro: Any) -> Any:
-    """Run a coroutine to completion, from plain code or from inside a running loop (Jupyter)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    # A notebook already runs a loop in this thread: run ours in a helper thread.
-    result: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            result["value"] = asyncio.run(coro)
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
-            result["error"] = e
-
-    t = threading.Thread(target=target, name="inkforge-run")
-    t.start()
-    t.join()
-    if "error" in result:
-        raise result["error"]
-    return result.get("value")
 
 
 def iter_records(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
