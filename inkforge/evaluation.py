@@ -30,13 +30,13 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from inkforge.errors import InputError
+from inkforge.jsonl import iter_json_objects
 
 #: The fixed length rule of the paper's data: ``len(response) >= 39`` characters → good.
 LENGTH_RULE_THRESHOLD = 39
@@ -85,22 +85,8 @@ def load_labels(path: str | Path) -> list[dict[str, Any]]:
         [0, 1]
     """
     p = Path(str(path))
-    if not p.is_file():
-        raise InputError("labels file not found", file=str(p))
     rows: list[dict[str, Any]] = []
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 ({e.reason})", file=str(p)) from None
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as e:
-            raise InputError(f"invalid JSON: {e}", file=str(p), line=n) from None
-        if not isinstance(row, dict):
-            raise InputError("each line must be a JSON object", file=str(p), line=n)
+    for n, row in iter_json_objects(p, what="labels file"):
         for key in ("query", "response"):
             if key not in row:
                 raise InputError("missing", file=str(p), line=n, field=key)

@@ -165,7 +165,7 @@ def test_sample_labels_are_ours_and_not_length_separable() -> None:
     ('{"query": "q", "response": "r", "label": 2}', "2: field 'label': must be 0 or 1"),
     ('{"query": "q", "response": "r", "label": true}', "2: field 'label'"),
     ('{"query": "", "response": "r", "label": 1}', "2: field 'query'"),
-    ("[1, 2]", "2: each line must be a JSON object"),
+    ("[1, 2]", "2: expected a JSON object, got list"),
 ])
 def test_load_labels_locates_errors(tmp_path: Path, line: str, message: str) -> None:
     p = tmp_path / "labels.jsonl"

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from inkforge.errors import InputError
+from inkforge.jsonl import iter_lines, parse_json_object
 
 Mode = Literal["write", "judge_given"]
 
@@ -116,36 +117,14 @@ def _iter_file(path: Path, *, mode: Mode) -> Iterator[QueryItem]:
     if suffix not in QUERY_SUFFIXES:
         raise InputError(f"unsupported file type {suffix or '(none)'!r}; use .txt (one query a line) or "
                          ".jsonl (objects with 'query' or 'prompt')", file=source)
-    if not path.exists():
-        raise InputError("file not found", file=source)
-    if not path.is_file():
-        raise InputError("not a file", file=source)
-    # Binary mode: decoding line by line is what lets a non-UTF-8 byte be reported with its line.
-    with path.open("rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise InputError(f"not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
-                                 "re-save the file as UTF-8", file=source, line=lineno) from None
-            if lineno == 1:
-                text = text.lstrip("\ufeff")
-            text = text.strip()
-            if not text:
-                continue
-            if suffix == ".txt":
-                if mode == "judge_given":
-                    raise InputError("judge_given mode needs .jsonl rows with 'responses'", file=source)
-                yield _make_item({"query": text}, mode=mode, source=source, line=lineno)
-                continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise InputError(f"invalid JSON ({e.msg} at column {e.colno})", file=source,
-                                 line=lineno) from None
-            if not isinstance(row, dict):
-                raise InputError(f"expected a JSON object, got {type(row).__name__}", file=source, line=lineno)
-            yield _make_item(row, mode=mode, source=source, line=lineno)
+    for lineno, text in iter_lines(path):
+        if suffix == ".txt":
+            if mode == "judge_given":
+                raise InputError("judge_given mode needs .jsonl rows with 'responses'", file=source)
+            yield _make_item({"query": text}, mode=mode, source=source, line=lineno)
+            continue
+        row = parse_json_object(text, file=source, line=lineno)
+        yield _make_item(row, mode=mode, source=source, line=lineno)
 
 
 def _iter_memory(rows: Iterable[str | Mapping[str, Any]], *, mode: Mode) -> Iterator[QueryItem]:

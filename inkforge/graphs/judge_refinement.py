@@ -362,32 +362,16 @@ def load_queries(path: str | Path) -> list[str]:
         >>> len(load_queries(resources.files("inkforge.data") / "sample_queries.txt")) > 5
         True
     """
-    p = Path(str(path))
-    if not p.is_file():
-        raise InputError("queries file not found", file=str(p))
+    from inkforge.graphs.io import read_queries
+
     out: list[str] = []
     seen: set[str] = set()
-    jsonl = p.suffix.lower() in (".jsonl", ".json")
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        q: Any = line.strip()
-        if jsonl:
-            try:
-                row = json.loads(line)
-            except ValueError as e:
-                raise InputError(f"invalid JSON: {e}", file=str(p), line=n) from None
-            if not isinstance(row, dict):
-                raise InputError("each line must be a JSON object", file=str(p), line=n)
-            q = row.get("query", row.get("prompt"))
-            if not isinstance(q, str) or not q.strip():
-                raise InputError("missing or empty", file=str(p), line=n, field="query")
-            q = q.strip()
-        if q not in seen:
-            seen.add(q)
-            out.append(q)
+    for item in read_queries(Path(str(path))):
+        if item.query not in seen:
+            seen.add(item.query)
+            out.append(item.query)
     if not out:
-        raise InputError("no queries", file=str(p))
+        raise InputError("no queries", file=str(path))
     return out
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import random
 from collections.abc import Sequence
 from importlib import resources
@@ -37,6 +36,7 @@ from typing import Any
 
 from inkforge.errors import InputError
 from inkforge.evaluation import LENGTH_BANDS, LENGTH_SLICE, judge_report, response_length
+from inkforge.jsonl import iter_json_objects
 from inkforge.rewards.group import compare_pair
 from inkforge.rewards.judge import JudgeOutcome, JudgeReward
 
@@ -52,27 +52,13 @@ def load_attacks(path: str | Path | None = None) -> list[dict[str, Any]]:
     Raises:
         InputError: Missing file, invalid JSON or a missing field (file, line and field named).
     """
-    if path is None:
-        ref = resources.files("inkforge.data").joinpath("attack_corpus.jsonl")
-        if not ref.is_file():
-            raise InputError("the shipped attack corpus is missing", file="inkforge/data/attack_corpus.jsonl")
-        text, name = ref.read_text(encoding="utf-8"), "inkforge/data/attack_corpus.jsonl"
-    else:
-        p = Path(path)
-        if not p.is_file():
-            raise InputError("attack corpus not found", file=str(p))
-        text, name = p.read_text(encoding="utf-8"), str(p)
+    # The package data is a plain file in every install layout inkforge supports (wheel, editable).
+    p = Path(str(resources.files("inkforge.data").joinpath("attack_corpus.jsonl"))) if path is None else Path(path)
     rows = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as e:
-            raise InputError(f"invalid JSON: {e}", file=name, line=n) from None
+    for n, row in iter_json_objects(p, what="attack corpus"):
         for key in ("query", "completion", "attack"):
             if not isinstance(row.get(key), str):
-                raise InputError("missing or not a string", file=name, line=n, field=key)
+                raise InputError("missing or not a string", file=str(p), line=n, field=key)
         rows.append(row)
     return rows
 

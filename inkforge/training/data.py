@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from inkforge.errors import InputError
+from inkforge.jsonl import iter_json_objects
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -154,17 +155,8 @@ def detect_format(path: str | os.PathLike[str]) -> DataFormat:
 
 
 def _read_jsonl(path: str) -> Iterator[Record]:
-    with open(path, encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                data = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=path, line=number) from exc
-            if not isinstance(data, dict):
-                raise DataFormatError(f"expected a JSON object, got {type(data).__name__}", file=path, line=number)
-            yield Record(path, data, line=number)
+    for number, data in iter_json_objects(path, error=DataFormatError):
+        yield Record(path, data, line=number)
 
 
 def _read_json_list(path: str) -> Iterator[Record]:
