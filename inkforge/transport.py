@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import socket
 import ssl
 import weakref
@@ -41,6 +40,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from langchain_core.messages import AIMessage, BaseMessage
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 __all__ = ["APIConnectionError", "APIStatusError", "APITimeoutError", "DirectChatModel"]
 
@@ -66,6 +72,28 @@ class APIStatusError(Exception):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status_code = status
+        self.retry_after: str | None = None
+
+
+def _retryable(e: BaseException) -> bool:
+    """Timeouts, dropped connections and 408/409/429/5xx are retried; other answers are final."""
+    if isinstance(e, APIConnectionError):
+        return True
+    return isinstance(e, APIStatusError) and e.status_code in _RETRY_STATUS
+
+
+_backoff = wait_exponential_jitter(initial=0.5, max=8.0, jitter=0.25)
+
+
+def _wait(state: RetryCallState) -> float:
+    exc = state.outcome.exception() if state.outcome is not None else None
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        try:
+            return min(60.0, max(0.0, float(retry_after)))
+        except ValueError:
+            pass
+    return _backoff(state)
 
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
@@ -262,37 +290,29 @@ class DirectChatModel:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         head = self._head(len(body))
         spec = self.spec
-        attempt = 0
-        while True:
-            try:
-                status, headers, data = await asyncio.wait_for(self._pool().request(head, body), spec.timeout)
-            except asyncio.TimeoutError:
-                error: Exception = APITimeoutError(f"Request timed out after {spec.timeout} s")
-                retry_after = None
-            except APIConnectionError as e:
-                error, retry_after = e, None
-            else:
-                if status < 300:
-                    try:
-                        answer: dict[str, Any] = json.loads(data)
-                    except ValueError as e:
-                        error, retry_after = APIConnectionError(f"the answer is not JSON: {e}"), None
-                    else:
-                        return answer
-                elif status in _RETRY_STATUS:
-                    error, retry_after = _status_error(status, data), headers.get("retry-after")
-                else:
-                    raise _status_error(status, data)
-            if attempt >= spec.max_retries:
-                raise error
-            attempt += 1
-            delay = min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.75 + 0.25 * random.random())
-            if retry_after is not None:
-                try:
-                    delay = min(60.0, max(0.0, float(retry_after)))
-                except ValueError:
-                    pass
-            await asyncio.sleep(delay)
+        # tenacity does the retrying: jittered exponential backoff (0.5 s doubling to 8 s, like the
+        # OpenAI SDK) unless the server's Retry-After says otherwise; the last error is re-raised.
+        retrying = AsyncRetrying(stop=stop_after_attempt(spec.max_retries + 1), wait=_wait, reraise=True,
+                                 retry=retry_if_exception(_retryable))
+        async for attempt in retrying:
+            with attempt:
+                return await self._attempt(head, body)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def _attempt(self, head: bytes, body: bytes) -> dict[str, Any]:
+        try:
+            status, headers, data = await asyncio.wait_for(self._pool().request(head, body), self.spec.timeout)
+        except asyncio.TimeoutError:
+            raise APITimeoutError(f"Request timed out after {self.spec.timeout} s") from None
+        if status >= 300:
+            err = _status_error(status, data)
+            err.retry_after = headers.get("retry-after")
+            raise err
+        try:
+            answer: dict[str, Any] = json.loads(data)
+        except ValueError as e:
+            raise APIConnectionError(f"the answer is not JSON: {e}") from None
+        return answer
 
     async def _chat(self, messages: Sequence[BaseMessage] | str, extra: Mapping[str, Any] | None = None) -> AIMessage:
         spec = self.spec
