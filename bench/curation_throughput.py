@@ -30,8 +30,6 @@ import json
 import os
 import resource
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +44,7 @@ from inkforge.graphs.retrieval import SAMPLE_CORPUS, KeywordRetriever  # noqa: E
 from inkforge.graphs.runner import arun_graph  # noqa: E402
 from inkforge.models import InkforgeConfig, ModelSpec  # noqa: E402
 from inkforge.runtime import Runtime  # noqa: E402
+from inkforge.testing.stub_server import StubProcess  # noqa: E402
 
 _WHO = ["奶奶", "爷爷", "妈妈", "爸爸", "老师", "同事", "闺蜜", "表弟", "客户", "老同学", "邻居", "师傅", "学长", "儿子", "女儿"]
 _WHAT = ["八十大寿", "升职", "考上大学", "结婚", "退休", "开店", "生日", "出院", "乔迁新居", "毕业", "新年", "中秋节",
@@ -69,31 +68,6 @@ def rss_mb() -> float:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class StubProcess:
-    """``python -m inkforge.testing.stub_server`` in a child process."""
-
-    def __init__(self, latency: float) -> None:
-        self.port = _free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "inkforge.testing.stub_server", "--port", str(self.port), "--latency", str(latency)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(ROOT))
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if "serving" not in line:
-            raise RuntimeError(f"stub did not start: {line}")
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
 
 
 def make_runtime(args: argparse.Namespace, base_url: str | None, latency: float) -> Runtime:

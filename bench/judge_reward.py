@@ -24,15 +24,14 @@ import argparse
 import json
 import math
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
+
+from inkforge.testing.stub_server import StubProcess
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -41,39 +40,6 @@ os.environ.setdefault("WANDB_DISABLED", "true")
 QUERIES = ["给妈妈的生日祝福", "同事升职了", "新年问候客户", "闺蜜结婚", "表妹考上大学", "中秋节问候", "老师节日快乐",
            "朋友乔迁", "爷爷八十大寿", "朋友开业", "毕业赠言", "新婚快乐", "宝宝满月", "病中的朋友", "退休的老领导",
            "异地的恋人"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class StubProcess:
-    """``python -m inkforge.testing.stub_server`` in a subprocess, ready when ``/health`` answers."""
-
-    def __init__(self, latency: float) -> None:
-        self.port = _free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "inkforge.testing.stub_server", "--port", str(self.port), "--latency", str(latency)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1).read()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.proc.kill()
-        raise RuntimeError("the stub server did not start")
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
 
 
 def _completions(n: int, tag: str) -> tuple[list[str], list[str]]:

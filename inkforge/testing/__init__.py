@@ -13,13 +13,13 @@ from typing import Any
 
 from inkforge.testing.fake import FakeCall, FakeChatModel
 
-__all__ = ["FakeCall", "FakeChatModel", "Faults", "StubServer", "build_tiny_chat_model",
+__all__ = ["FakeCall", "FakeChatModel", "Faults", "StubProcess", "StubServer", "build_tiny_chat_model",
            "build_tiny_reward_model", "generate_from_schema"]
 
 
 def __getattr__(name: str) -> Any:
     # Lazy: the stub server and tiny-model builder pull in http.server / transformers.
-    if name in ("StubServer", "Faults", "generate_from_schema"):
+    if name in ("StubServer", "StubProcess", "Faults", "generate_from_schema"):
         from inkforge.testing import stub_server
 
         return getattr(stub_server, name)

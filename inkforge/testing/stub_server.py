@@ -1234,5 +1234,60 @@ def main(argv: Iterable[str] | None = None) -> int:
     return 0
 
 
+class StubProcess:
+    """The stub server in a child process (``python -m inkforge.testing.stub_server``).
+
+    Benchmarks use it so that the stub's JSON generation does not compete with the measured client for
+    the GIL. Ready when its ``/v1/models`` answers.
+
+    Args:
+        latency: Seconds before each chat answer.
+        timeout: Seconds to wait for the process to start.
+
+    Example:
+        >>> with StubProcess(latency=0.2) as stub:  # doctest: +SKIP
+        ...     print(stub.base_url)
+    """
+
+    def __init__(self, latency: float = 0.0, *, timeout: float = 30.0) -> None:
+        import subprocess
+        import sys
+        import urllib.request
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "inkforge.testing.stub_server", "--port", str(self.port), "--latency", str(latency)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.base_url}/models", timeout=1).read()
+                return
+            except OSError:
+                time.sleep(0.1)
+        self.proc.kill()
+        raise RuntimeError("the stub server did not start")
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def stop(self) -> None:
+        """Terminate the process."""
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+    close = stop
+
+    def __enter__(self) -> StubProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 if __name__ == "__main__":
     raise SystemExit(main())
