@@ -88,6 +88,20 @@ def demo_cmd(
              limit=limit, full=full)
 
 
+@app.command("stub", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def stub_cmd(ctx: typer.Context) -> None:
+    """Serve the OpenAI-compatible stub with fault injection (point agents at it with --base-url).
+
+    Takes the options of ``python -m inkforge.testing.stub_server`` (``--port``, ``--latency``,
+    ``--rate-429``, ``--rate-500``, ``--rate-hang``, ``--rate-malformed``...; ``inkforge stub --help-stub``
+    lists them).
+    """
+    from inkforge.testing.stub_server import main
+
+    args = ["--help" if a == "--help-stub" else a for a in ctx.args]
+    raise typer.Exit(main(args))
+
+
 def _register_optional() -> None:
     """Commands living next to their features; each module keeps heavy imports inside the function."""
     import importlib
