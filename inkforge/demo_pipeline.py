@@ -77,6 +77,12 @@ def run_pipeline(runtime: Any, queries: list[str], out: Path) -> dict[str, Any]:
         (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str), "utf-8")
         return summary
 
+    import warnings
+
+    # TRL 1.16 still calls transformers' renamed gradient-checkpointing methods; the warning is theirs,
+    # not the user's to act on, and would bury the demo's output.
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+
     from inkforge.training.config import GRPOTrainingConfig, SFTTrainingConfig
     from inkforge.training.eval_policy import evaluate_policy, print_report
     from inkforge.training.grpo import train_grpo
