@@ -93,6 +93,26 @@ def test_sft_trains_and_saves_a_loadable_model(workdir: Path, tiny: str) -> None
     assert model.generate(**inputs, max_new_tokens=4, do_sample=False).shape[1] > inputs["input_ids"].shape[1]
 
 
+def test_sft_with_lora_trains_adapters_and_saves_a_merged_model(workdir: Path, tiny: str) -> None:
+    """LoRA: only adapted modules change; the result is merged into a plain, loadable model folder."""
+    from transformers import AutoModelForCausalLM
+
+    from inkforge.training.config import SFTTrainingConfig, load_config
+    from inkforge.training.sft import train_sft
+
+    out = workdir / "sft_lora"
+    cfg = load_config(SFTTrainingConfig, "smoke_sft.yaml", **_common(tiny, out), train_file=str(workdir / "sft.jsonl"),
+                      max_steps=3, per_device_train_batch_size=6, use_peft=True, lora_r=4, lora_alpha=8,
+                      learning_rate=5e-2)
+    train_sft(cfg)
+    assert not (out / "adapter_config.json").exists()  # merged: the next stage and vLLM need no peft
+    base = dict(AutoModelForCausalLM.from_pretrained(tiny).named_parameters())
+    tuned = dict(AutoModelForCausalLM.from_pretrained(out).named_parameters())
+    name = "model.layers.0.self_attn.q_proj.weight"
+    assert not tuned[name].detach().equal(base[name].detach())  # an adapted (linear) module changed
+    assert tuned["model.embed_tokens.weight"].detach().equal(base["model.embed_tokens.weight"].detach())
+
+
 # -- reward model -----------------------------------------------------------------------------------
 
 
