@@ -48,17 +48,16 @@ import json
 import logging
 import os
 import re
-import socket
-import socketserver
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
 from inkforge.errors import ConfigError, FailFastError
+from inkforge.httpserver import ConcurrentHTTPServer
 from inkforge.rewards.judge import (
     STATUSES,
     JudgeOutcome,
@@ -100,7 +99,8 @@ def _strip_end(text: str) -> str:
     return text
 
 
-def _label_query(label: Any) -> str | None:
+def label_query(label: Any) -> str | None:
+    """The bare request carried by a label: a mapping's or a JSON object's ``query``, or the string itself."""
     if isinstance(label, Mapping):
         q = label.get("query")
         return str(q) if q else None
@@ -111,7 +111,7 @@ def _label_query(label: Any) -> str | None:
                 data = json.loads(s)
             except ValueError:
                 return s
-            return _label_query(data)
+            return label_query(data)
         return s
     return None
 
@@ -138,12 +138,12 @@ def split_openrlhf(query: str, prompt: str | None = None, label: Any = None) -> 
     """
     if prompt and query.startswith(prompt):
         completion = query[len(prompt):]
-        request = _label_query(label) or _request_from_prompt(prompt)
+        request = label_query(label) or _request_from_prompt(prompt)
     else:
         turns = _CHATML_ASSISTANT.findall(query)
         completion = turns[-1] if turns else query
         head = query[: query.rfind(completion)] if turns else (prompt or "")
-        request = _label_query(label) or _request_from_prompt(head or query)
+        request = label_query(label) or _request_from_prompt(head or query)
     return request, _strip_end(completion)
 
 
@@ -298,7 +298,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, out)
 
 
-class RewardServer(ThreadingHTTPServer):
+class RewardServer(ConcurrentHTTPServer):
     """An HTTP reward service around one judge reward, served from a background thread.
 
     Args:
@@ -312,9 +312,6 @@ class RewardServer(ThreadingHTTPServer):
         >>> # with RewardServer(JudgeReward.from_rubric("rubric.json"), port=8123) as s: s.serve_forever()
     """
 
-    daemon_threads = True
-    request_queue_size = 1024  # a burst of trainer processes must not wait on SYN retries
-    allow_reuse_address = True
 
     def __init__(self, reward: JudgeReward, host: str = "127.0.0.1", port: int = 0, *,
                  on_failure: OnFailure = "impute", window: int = 1024) -> None:
@@ -326,18 +323,6 @@ class RewardServer(ThreadingHTTPServer):
         self.metrics = _Metrics(window)
         self.started = time.time()
         self._thread: threading.Thread | None = None
-
-    def server_bind(self) -> None:
-        # Skip HTTPServer's reverse-DNS lookup of the host name: it can stall without a network.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        conn, addr = super().get_request()
-        # Nagle + delayed ACK would add ~40 ms to every keep-alive answer.
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return conn, addr
 
     @property
     def port(self) -> int:

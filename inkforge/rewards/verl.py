@@ -31,14 +31,13 @@ Example:
 from __future__ import annotations
 
 import collections
-import json
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from inkforge.errors import FailFastError
 from inkforge.rewards.judge import impute_failures
-from inkforge.rewards.server import reward_from_env
+from inkforge.rewards.server import label_query, reward_from_env
 
 __all__ = ["compute_score", "compute_score_batch", "request_of"]
 
@@ -54,18 +53,11 @@ def request_of(ground_truth: Any, extra_info: Mapping[str, Any] | None) -> str:
     """
     if isinstance(extra_info, Mapping) and extra_info.get("query"):
         return str(extra_info["query"])
-    if isinstance(ground_truth, Mapping) and ground_truth.get("query"):
-        return str(ground_truth["query"])
-    if isinstance(ground_truth, str) and ground_truth.strip():
-        s = ground_truth.strip()
-        if s.startswith("{"):
-            try:
-                data = json.loads(s)
-            except ValueError:
-                return s
-            if isinstance(data, dict) and data.get("query"):
-                return str(data["query"])
-        return s
+    request = label_query(ground_truth)
+    if request:
+        return request
+    if isinstance(ground_truth, str) and ground_truth.strip():  # a JSON object without "query": as is
+        return ground_truth.strip()
     raise ValueError("verl sample has no request: put it in extra_info['query'] (or reward_model.ground_truth)")
 
 

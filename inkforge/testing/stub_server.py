@@ -42,16 +42,17 @@ import os
 import random
 import signal
 import socket
-import socketserver
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import MappingProxyType
 from typing import Any, Literal
+
+from inkforge.httpserver import ConcurrentHTTPServer
 
 __all__ = [
     "Faults",
@@ -884,7 +885,7 @@ def _sse_stream(payload: Mapping[str, Any], include_usage: bool) -> bytes:
     return "".join(lines).encode("utf-8")
 
 
-class StubServer(ThreadingHTTPServer):
+class StubServer(ConcurrentHTTPServer):
     """An OpenAI-compatible chat-completions server on 127.0.0.1, run in a background thread.
 
     One thread per connection with keep-alive, a deep listen backlog and ``TCP_NODELAY``: 64 concurrent
@@ -908,9 +909,6 @@ class StubServer(ThreadingHTTPServer):
         >>> server.stop()
     """
 
-    daemon_threads = True  # a hung handler must never keep the interpreter (or pytest) alive
-    request_queue_size = 1024  # the default backlog of 5 makes bursts of connections wait for SYN retries
-    allow_reuse_address = True
 
     def __init__(
         self,
@@ -990,19 +988,9 @@ class StubServer(ThreadingHTTPServer):
         self.stop()
 
     # -- socketserver hooks -------------------------------------------------------------------------
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind resolves the host's FQDN, a reverse-DNS lookup that can stall for
-        # seconds on machines without network; the stub has no use for the name.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
     def get_request(self) -> tuple[socket.socket, Any]:
         conn, addr = super().get_request()
-        # Without TCP_NODELAY, Nagle + delayed ACK add ~40 ms to each keep-alive reply (headers and body
-        # go out in separate writes), which serialises concurrent clients behind timers.
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self._lock:
+        with self._lock:  # tracked so that stop() can close idle keep-alive connections
             self._connections.add(conn)
         return conn, addr
 

@@ -268,6 +268,13 @@ def _assistant(text: str, conversational: bool) -> str | list[Message]:
     return [{"role": "assistant", "content": text}] if conversational else text
 
 
+def _record_prompt(record: Record) -> str | list[Message]:
+    """A row's prompt: chat messages when ``prompt`` is a list, else the text of a prompt field."""
+    if isinstance(record.data.get("prompt"), list):
+        return _chat_messages(record, "prompt")
+    return record.text(*_PROMPT_FIELDS)
+
+
 def _chat_messages(record: Record, field: str) -> list[Message]:
     """A chat list in either role/content (OpenAI, verl) or from/value (sharegpt) form, validated."""
     value = record.data.get(field)
@@ -372,8 +379,7 @@ def load_sft_dataset(
             if not response.strip():
                 raise record.error("empty reply", f"conversations[{len(messages) - 1}]")
         else:
-            query = record.text(*_PROMPT_FIELDS) if not isinstance(record.data.get("prompt"), list) else (
-                _chat_messages(record, "prompt"))
+            query = _record_prompt(record)
             response = record.text(*_RESPONSE_FIELDS)
         prompt = build_prompt(
             query, prompt_prefix=prompt_prefix, system_prompt=system_prompt, conversational=conversational
@@ -421,8 +427,7 @@ def load_preference_dataset(
             query = _sharegpt_prompt(record)
             chosen, rejected = _sharegpt_reply(record, "chosen"), _sharegpt_reply(record, "rejected")
         else:
-            query = record.text(*_PROMPT_FIELDS) if not isinstance(record.data.get("prompt"), list) else (
-                _chat_messages(record, "prompt"))
+            query = _record_prompt(record)
             chosen, rejected = record.text("chosen"), record.text("rejected")
         if chosen == rejected:
             # A pair with no preference teaches nothing and usually means a curation bug upstream.
