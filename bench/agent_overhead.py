@@ -30,9 +30,8 @@ from langchain_openai import ChatOpenAI
 from langgraph.graph import END, START, StateGraph
 
 from inkforge.agents import JUDGE, JudgeVerdict
-from inkforge.cache import ResponseCache
-from inkforge.models import InkforgeConfig, ModelSpec
-from inkforge.runtime import Runtime
+from inkforge.llm import InkforgeConfig, ModelSpec, Runtime
+from inkforge.llm.cache import ResponseCache
 from inkforge.testing import StubServer
 
 VARS = {"query": "给奶奶的生日祝福", "response": "奶奶生日快乐，愿您身体健康！", "positive": "真挚", "negative": "略短"}

@@ -42,9 +42,12 @@ sys.path.insert(0, str(ROOT))
 from inkforge.graphs.curation import build_curation_graph, curation_job, fake_curation_responder  # noqa: E402
 from inkforge.graphs.retrieval import SAMPLE_CORPUS, KeywordRetriever  # noqa: E402
 from inkforge.graphs.runner import arun_graph  # noqa: E402
-from inkforge.models import InkforgeConfig, ModelSpec  # noqa: E402
-from inkforge.runtime import Runtime  # noqa: E402
-from inkforge.testing.stub_server import StubProcess  # noqa: E402
+from inkforge.llm import (  # noqa: E402
+    InkforgeConfig,
+    ModelSpec,
+    Runtime,  # noqa: E402
+)
+from inkforge.testing.stub import StubProcess  # noqa: E402
 
 _WHO = ["奶奶", "爷爷", "妈妈", "爸爸", "老师", "同事", "闺蜜", "表弟", "客户", "老同学", "邻居", "师傅", "学长", "儿子", "女儿"]
 _WHAT = ["八十大寿", "升职", "考上大学", "结婚", "退休", "开店", "生日", "出院", "乔迁新居", "毕业", "新年", "中秋节",
@@ -79,7 +82,7 @@ def make_runtime(args: argparse.Namespace, base_url: str | None, latency: float)
                                    concurrency=args.concurrency)
     os.environ.setdefault("INKFORGE_BENCH_KEY", "stub-key")
     # --client picks ModelSpec.transport: "langchain" (ChatOpenAI + the OpenAI SDK, the default) or
-    # "direct" (inkforge.transport.DirectChatModel: same protocol, a twentieth of the client CPU).
+    # "direct" (inkforge.llm.transport.direct.DirectChatModel: same protocol, a twentieth of the client CPU).
     spec = ModelSpec(model="stub", base_url=base_url, api_key_env="INKFORGE_BENCH_KEY", timeout=60, max_retries=2,
                      transport=args.client)
     cfg = InkforgeConfig(models={"default": spec}, concurrency=args.concurrency, cache=None)

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from inkforge.testing.stub_server import StubProcess
+from inkforge.testing.stub import StubProcess
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -50,8 +50,8 @@ def _completions(n: int, tag: str) -> tuple[list[str], list[str]]:
 
 def bench_scoring(base_url: str, *, n: int, concurrency: int, latency: float, cache_path: Path,
                   repeats: int) -> dict[str, Any]:
+    from inkforge.core.rubric import Rubric
     from inkforge.rewards.judge import JudgeReward
-    from inkforge.rubric import Rubric
 
     judge = JudgeReward.from_rubric(Rubric.default("greeting"), base_url=base_url, model="stub",
                                     concurrency=concurrency, cache=cache_path)
@@ -93,9 +93,9 @@ def bench_scoring(base_url: str, *, n: int, concurrency: int, latency: float, ca
 
 def bench_server(base_url: str, *, n: int, concurrency: int, latency: float) -> dict[str, Any]:
     """The same scoring through ``serve-reward`` (one HTTP hop from the trainer to the judge server)."""
+    from inkforge.core.rubric import Rubric
     from inkforge.rewards.judge import JudgeReward
-    from inkforge.rewards.server import RemoteJudgeReward, RewardServer
-    from inkforge.rubric import Rubric
+    from inkforge.rewards.serving import RemoteJudgeReward, RewardServer
 
     judge = JudgeReward.from_rubric(Rubric.default("greeting"), base_url=base_url, model="stub",
                                     concurrency=concurrency, cache=None)
@@ -162,9 +162,9 @@ def _grpo_step_times(model_dir: Path, reward: TimedReward, *, per_step: int, num
 
 def bench_grpo(base_url: str, *, per_step: int, num_generations: int, steps: int, concurrency: int,
                latency: float, work: Path) -> dict[str, Any]:
+    from inkforge.core.rubric import Rubric
     from inkforge.rewards.judge import JudgeReward
     from inkforge.rewards.rules import LengthTargetReward
-    from inkforge.rubric import Rubric
     from inkforge.testing import build_tiny_chat_model
 
     model_dir = build_tiny_chat_model(work / "tiny")

@@ -29,10 +29,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from inkforge.agents import AgentDef, Issue
-from inkforge.graphs.curation import agent_check_node, build_curation_graph, curate, fake_curation_responder
+from inkforge.graphs.curation import (
+    agent_check_node,
+    build_curation_graph,
+    curate,
+    fake_curation_responder,
+)
 from inkforge.graphs.retrieval import SAMPLE_CORPUS, KeywordRetriever
-from inkforge.models import load_config
-from inkforge.runtime import Runtime
+from inkforge.llm import Runtime, load_config
 
 # ---------------------------------------------------------------------------------------- our agents
 

@@ -26,9 +26,9 @@ from datasets import Dataset
 from transformers import AutoTokenizer
 from trl import GRPOConfig, GRPOTrainer
 
+from inkforge.core.rubric import Rubric
 from inkforge.rewards.guards import GuardedReward, default_guards
 from inkforge.rewards.judge import JudgeReward
-from inkforge.rubric import Rubric
 
 PREFIX = "请只生成一条祝福语："  # the paper's prompt prefix; the judge sees the bare request (`query`)
 

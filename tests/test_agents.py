@@ -18,10 +18,9 @@ from inkforge.agents import (
     get_agent,
     register_agent,
 )
-from inkforge.cache import ResponseCache
-from inkforge.models import InkforgeConfig, ModelSpec
-from inkforge.runtime import Runtime
-from inkforge.tasks import GREETING_TASK, POEM_TASK
+from inkforge.core.tasks import GREETING_TASK, POEM_TASK
+from inkforge.llm import InkforgeConfig, ModelSpec, Runtime
+from inkforge.llm.cache import ResponseCache
 from inkforge.testing import FakeChatModel, Faults, StubServer, generate_from_schema
 
 #: The variables each shipped agent's node passes to its template.

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from inkforge.core.rubric import Rubric
 from inkforge.evaluation import load_labels
+from inkforge.llm import Runtime
 from inkforge.rewards.audit import audit_judge, load_attacks, make_pairs, render_audit
 from inkforge.rewards.judge import JudgeReward
-from inkforge.rubric import Rubric
-from inkforge.runtime import Runtime
 from inkforge.testing import FakeChatModel
 
 ROWS = [
@@ -104,7 +104,7 @@ def test_audit_judge_cli_against_the_stub(stub: Any, tmp_path: Path) -> None:
     import typer
     from typer.testing import CliRunner
 
-    from inkforge.rewards.rewards_cli import audit_judge_cmd, serve_reward_cmd
+    from inkforge.cli.reward import audit_judge_cmd, serve_reward_cmd
 
     app = typer.Typer()
     app.command("audit-judge")(audit_judge_cmd)

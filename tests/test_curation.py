@@ -14,7 +14,7 @@ import pytest
 from pydantic import BaseModel
 
 from inkforge.agents import AgentDef
-from inkforge.errors import InputError
+from inkforge.core.errors import InputError
 from inkforge.graphs.curation import (
     agent_check_node,
     build_curation_graph,
@@ -26,8 +26,7 @@ from inkforge.graphs.curation import (
 )
 from inkforge.graphs.retrieval import SAMPLE_CORPUS, KeywordRetriever
 from inkforge.graphs.runner import arun_graph, run_graph
-from inkforge.models import ModelSpec
-from inkforge.runtime import Runtime
+from inkforge.llm import ModelSpec, Runtime
 from inkforge.testing import FakeChatModel
 
 pytestmark = pytest.mark.timeout(60)

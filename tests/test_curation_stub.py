@@ -16,12 +16,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from inkforge.cli.curate import curate_cmd
 from inkforge.graphs.curation import build_curation_graph, curation_job
-from inkforge.graphs.curation_cli import curate_cmd
 from inkforge.graphs.retrieval import SAMPLE_CORPUS, KeywordRetriever
 from inkforge.graphs.runner import run_graph
-from inkforge.models import InkforgeConfig, ModelSpec
-from inkforge.runtime import Runtime
+from inkforge.llm import InkforgeConfig, ModelSpec, Runtime
 from inkforge.testing import Faults, StubServer
 
 pytestmark = pytest.mark.timeout(90)
@@ -114,7 +113,7 @@ def test_cli_sigint_then_resume_completes_without_duplicates(tmp_path: Path) -> 
                                + "\n" for i in range(16)), encoding="utf-8")
     out = tmp_path / "out"
     with StubServer(faults=Faults(latency_s=0.05)) as server:
-        cmd = [sys.executable, "-c", "import typer; from inkforge.graphs.curation_cli import curate_cmd; "
+        cmd = [sys.executable, "-c", "import typer; from inkforge.cli.curate import curate_cmd; "
                "typer.run(curate_cmd)", str(queries), "--out", str(out), "--base-url", server.base_url,
                "--model", "stub", "--concurrency", "4", "--candidates", "2", "--no-progress",
                "--corpus", str(SAMPLE_CORPUS), "--retriever", "keyword"]

@@ -16,7 +16,7 @@ def test_demo_runs_the_whole_pipeline_offline(tmp_path: Path, monkeypatch: pytes
     monkeypatch.chdir(tmp_path)
     from typer.testing import CliRunner
 
-    from inkforge.cli import app
+    from inkforge.cli.app import app
 
     out = tmp_path / "demo"
     result = CliRunner().invoke(app, ["demo", "--out", str(out), "--limit", "2"])

@@ -171,7 +171,7 @@ def workdir(tmp_path: Path, stub: Any, monkeypatch: pytest.MonkeyPatch) -> Itera
 def _cli() -> Any:
     import typer
 
-    from inkforge.cli import app
+    from inkforge.cli.app import app
 
     return typer.main.get_command(app)
 
@@ -221,7 +221,7 @@ def check_parses(args: list[str], where: str) -> list[str]:
 def run_cli(args: list[str], stub: Any, where: str) -> None:
     from typer.testing import CliRunner
 
-    from inkforge.cli import app
+    from inkforge.cli.app import app
 
     args = [stub.base_url if a == EXAMPLE_ENDPOINT else a for a in args]
     result = CliRunner().invoke(app, args, catch_exceptions=True)
@@ -335,8 +335,8 @@ def test_cli_reference_lists_every_command_and_option() -> None:
 
 
 def test_config_reference_lists_every_field() -> None:
-    from inkforge.graphs.judge_refinement import RefinementConfig
-    from inkforge.models import InkforgeConfig, ModelSpec
+    from inkforge.graphs.refinement import RefinementConfig
+    from inkforge.llm import InkforgeConfig, ModelSpec
     from inkforge.training.config import GRPOTrainingConfig, InkforgeFields
 
     text = (DOCS / "reference" / "config.md").read_text(encoding="utf-8")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from inkforge.errors import InputError
+from inkforge.core.errors import InputError
 from inkforge.evaluation import (
     LENGTH_RULE_THRESHOLD,
     accuracy,

@@ -17,8 +17,8 @@ def test_grpo_trains_three_steps_with_the_judge_reward(tmp_path: Path, tiny_mode
     from transformers import AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
+    from inkforge.core.rubric import Rubric
     from inkforge.rewards.judge import JudgeReward
-    from inkforge.rubric import Rubric
     from inkforge.testing import StubServer
 
     dataset = Dataset.from_dict({
@@ -53,7 +53,7 @@ def test_grpo_trains_three_steps_with_the_judge_reward(tmp_path: Path, tiny_mode
 
 def test_grpo_config_reward_spec_builds_the_judge(tmp_path: Path) -> None:
     # The GRPO config's `rewards: [{type: judge, rubric: ..., ...}]` reaches JudgeReward.from_rubric.
-    from inkforge.rubric import Rubric
+    from inkforge.core.rubric import Rubric
     from inkforge.training.reward_selection import build_reward
 
     path = tmp_path / "rubric.json"

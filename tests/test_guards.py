@@ -1,4 +1,4 @@
-"""Tests for the reward-hacking guards (inkforge.rewards.guards) and the attack corpus."""
+"""Tests for the reward-hacking guards (inkforge.rewards.guards.guards) and the attack corpus."""
 
 from __future__ import annotations
 

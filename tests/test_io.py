@@ -7,17 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from inkforge.errors import InputError
-from inkforge.graphs.io import (
-    JsonlWriter,
-    export_pairs,
-    item_key,
-    read_queries,
-    to_hf_dataset,
-    to_openrlhf_jsonl,
-    to_verl_parquet,
-    validate_queries,
-)
+from inkforge.core.errors import InputError
+from inkforge.core.io import JsonlWriter
+from inkforge.graphs.export import export_pairs, to_hf_dataset, to_openrlhf_jsonl, to_verl_parquet
+from inkforge.graphs.items import item_key, read_queries, validate_queries
 
 pytestmark = pytest.mark.timeout(60)
 

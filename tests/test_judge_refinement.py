@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from inkforge.errors import FailFastError, InputError
+from inkforge.core.errors import FailFastError, InputError
+from inkforge.core.rubric import GREETING_FLAW_STRATEGY, GREETING_RUBRIC, Rubric
 from inkforge.evaluation import load_labels
-from inkforge.graphs.judge_refinement import (
+from inkforge.graphs.refinement import (
     RefinementConfig,
     aevaluate_judge,
     arefine_judge,
@@ -24,8 +25,7 @@ from inkforge.graphs.judge_refinement import (
     refine_judge,
     split_labels,
 )
-from inkforge.rubric import GREETING_FLAW_STRATEGY, GREETING_RUBRIC, Rubric
-from inkforge.runtime import Runtime
+from inkforge.llm import Runtime
 from inkforge.testing import FakeChatModel
 
 pytestmark = pytest.mark.timeout(60)
@@ -397,7 +397,7 @@ def test_inputs_are_checked_before_any_call(tmp_path: Path) -> None:
 
 
 def test_tasks_without_defaults_need_initial_rules() -> None:
-    from inkforge.tasks import TaskSpec
+    from inkforge.core.tasks import TaskSpec
 
     haiku = TaskSpec(name="haiku", language="en", item="haiku", description="A 5-7-5 haiku.")
     with pytest.raises(InputError, match="initial_rubric"):
@@ -409,7 +409,7 @@ def test_tasks_without_defaults_need_initial_rules() -> None:
 
 def test_evaluate_judge_reports_failures_and_uses_the_rubric_prompt() -> None:
     fake = FakeChatModel(responder=Script())
-    shipped = (resources.files("inkforge.prompts") / "zh" / "detector.md").read_text(encoding="utf-8")
+    shipped = (resources.files("inkforge.agents") / "prompts" / "zh" / "detector.md").read_text(encoding="utf-8")
     # A rubric carries the prompt it was tuned with: evaluation renders into that text, not today's file.
     rubric = Rubric.from_rules(["规则一"], prompt_text=shipped.replace("## user", "MARKER-PROMPT\n\n## user"))
     report = asyncio.run(aevaluate_judge(Runtime.for_testing(fake), LABELS[:10], rubric, n_boot=50))

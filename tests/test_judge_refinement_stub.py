@@ -14,8 +14,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from inkforge.graphs.refine_cli import eval_judge_cmd, refine_judge_cmd
-from inkforge.rubric import Rubric
+from inkforge.cli.judge import eval_judge_cmd, refine_judge_cmd
+from inkforge.core.rubric import Rubric
 from inkforge.testing import StubServer
 
 pytestmark = pytest.mark.timeout(120)

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from inkforge.cache import ResponseCache
-from inkforge.errors import FailFastError
+from inkforge.core.errors import FailFastError
+from inkforge.core.rubric import Rubric
+from inkforge.llm import Runtime
+from inkforge.llm.cache import ResponseCache
 from inkforge.rewards.group import LISTWISE_JUDGE, PAIRWISE_JUDGE, group_spans, listwise_win_rates
 from inkforge.rewards.judge import (
     AsyncJudgeReward,
@@ -21,8 +23,6 @@ from inkforge.rewards.judge import (
     impute_failures,
     prompt_query,
 )
-from inkforge.rubric import Rubric
-from inkforge.runtime import Runtime
 from inkforge.testing import FakeChatModel
 
 RUBRIC = Rubric.default("greeting")
@@ -191,7 +191,7 @@ def test_from_rubric_reads_a_file_and_rejects_bad_options(tmp_path: Any) -> None
     judge = JudgeReward.from_rubric(path, base_url="http://127.0.0.1:9/v1", model="m", concurrency=3,
                                     cache=None, mode="graded", scale="0-10")
     assert judge.scale == (0, 10) and judge.config.concurrency == 3 and judge.config.cache is None
-    from inkforge.errors import ConfigError, InputError
+    from inkforge.core.errors import ConfigError, InputError
 
     with pytest.raises(ConfigError):
         JudgeReward(RUBRIC, group_mode="tournament")  # type: ignore[arg-type]

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from inkforge.models import InkforgeConfig, ModelSpec
+from inkforge.core.rubric import Rubric
+from inkforge.llm import InkforgeConfig, ModelSpec
+from inkforge.llm.transport.direct import DirectChatModel
 from inkforge.rewards.judge import JudgeReward
-from inkforge.rubric import Rubric
 from inkforge.testing import Faults, StubServer
-from inkforge.transport import DirectChatModel
 
 GOOD = {"explanation": "具体、真诚", "verdict": "Good"}
 

@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 
 from inkforge.agents import JUDGE, WRITER, JudgeVerdict
-from inkforge.cache import ResponseCache
-from inkforge.errors import ConfigError
-from inkforge.models import InkforgeConfig, ModelSpec, build_chat_model, load_config
-from inkforge.parsing import ParseError, extract_json, parse_output
-from inkforge.runtime import Runtime
+from inkforge.core.errors import ConfigError
+from inkforge.llm import InkforgeConfig, ModelSpec, Runtime, build_chat_model, load_config
+from inkforge.llm.cache import ResponseCache
+from inkforge.llm.parsing import ParseError, extract_json, parse_output
 from inkforge.testing import StubServer
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from inkforge.errors import InputError
+from inkforge.core.errors import InputError
 from inkforge.graphs.retrieval import (
     SAMPLE_CORPUS,
     EmbeddingRetriever,

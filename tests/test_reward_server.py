@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from inkforge.errors import FailFastError
+from inkforge.core.errors import FailFastError
+from inkforge.core.rubric import Rubric
+from inkforge.llm import Runtime
 from inkforge.rewards.judge import JudgeReward
-from inkforge.rewards.server import RemoteJudgeReward, RewardServer, split_openrlhf
-from inkforge.rubric import Rubric
-from inkforge.runtime import Runtime
+from inkforge.rewards.serving import RemoteJudgeReward, RewardServer, split_openrlhf
 from inkforge.testing import FakeChatModel
 
 CHAT = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n"

@@ -11,8 +11,8 @@ from typing import Annotated, Any, TypedDict
 import pytest
 from langgraph.graph import END, START, StateGraph
 
-from inkforge.errors import FailFastError, InputError
-from inkforge.graphs.io import QueryItem
+from inkforge.core.errors import FailFastError, InputError
+from inkforge.graphs.items import QueryItem
 from inkforge.graphs.runner import MAX_ERROR_STREAK, GraphJob, arun_graph, run_graph
 
 pytestmark = pytest.mark.timeout(60)

@@ -1,4 +1,4 @@
-"""Tests for the OpenAI-compatible loopback stub (inkforge.testing.stub_server)."""
+"""Tests for the OpenAI-compatible loopback stub (inkforge.testing.stub.server)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import httpx
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from inkforge.testing.stub_server import Faults, StubServer, generate_from_schema
+from inkforge.testing.stub import Faults, StubServer, generate_from_schema
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -409,7 +409,7 @@ def test_cli_serves_until_interrupted():
         [
             sys.executable,
             "-m",
-            "inkforge.testing.stub_server",
+            "inkforge.testing.stub.server",
             "--port",
             "0",
             "--latency",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from inkforge.errors import ConfigError
+from inkforge.core.errors import ConfigError
 from inkforge.rewards.rules import DistinctReward, LengthTargetReward, completion_text
 from inkforge.training.config import (
     CONFIG_DIR,

@@ -263,7 +263,7 @@ def test_cli_train_and_eval_policy(workdir: Path, tiny: str) -> None:
     import typer
     from typer.testing import CliRunner
 
-    from inkforge.training.cli import eval_policy_cmd, train_app
+    from inkforge.cli.train import eval_policy_cmd, train_app
 
     runner = CliRunner()
     out = workdir / "cli_sft"

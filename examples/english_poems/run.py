@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def inkforge(*args: str) -> None:
-    cmd = [sys.executable, "-m", "inkforge.cli", *args]
+    cmd = [sys.executable, "-m", "inkforge.cli.app", *args]
     print("$ inkforge " + " ".join(shlex.quote(a) for a in args), flush=True)
     subprocess.run(cmd, check=True)
 

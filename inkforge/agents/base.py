@@ -1,7 +1,7 @@
 """Agents: a prompt template + a pydantic output schema + a function usable as a LangGraph node.
 
 An :class:`AgentDef` says *what* an agent is (name, model role, prompt, schema). Binding it to a
-:class:`~inkforge.runtime.Runtime` gives an :class:`Agent` that calls the role's model and returns an
+:class:`~inkforge.llm.runtime.Runtime` gives an :class:`Agent` that calls the role's model and returns an
 :class:`AgentResult`: either a validated output or an explicit failure with its status, the raw
 model text and the error. A failure is never replaced by a default value.
 
@@ -18,7 +18,7 @@ How a typed answer is obtained, per call:
 
 Example:
     >>> from pydantic import BaseModel, ValidationError
-    >>> from inkforge.runtime import Runtime
+    >>> from inkforge.llm.runtime import Runtime
     >>> from inkforge.testing import FakeChatModel
     >>> class Mood(BaseModel):
     ...     '''Say whether the text is happy.'''
@@ -43,9 +43,9 @@ from typing import Any, Generic, Literal, TypeVar
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError
 
-from inkforge.cache import cache_key
-from inkforge.parsing import ParseError, parse_output, summarise_validation_error
-from inkforge.prompts import PromptTemplate, load_prompt
+from inkforge.agents.templates import PromptTemplate, load_prompt
+from inkforge.llm.cache import cache_key
+from inkforge.llm.parsing import ParseError, parse_output, summarise_validation_error
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ class Agent(Generic[OutT]):
 
     def invoke(self, variables: dict[str, Any], *, sample: int = 0) -> AgentResult[OutT]:
         """Synchronous :meth:`ainvoke` (scripts and notebooks without a running loop)."""
-        from inkforge.asyncutil import run_sync
+        from inkforge.core.aio import run_sync
 
         return run_sync(self.ainvoke(variables, sample=sample))
 
@@ -242,7 +242,7 @@ class Agent(Generic[OutT]):
             if method == "prompt":
                 r = model
                 if getattr(self.spec, "constrained_decoding", False) and self.spec.provider == "local":
-                    from inkforge.models import json_schema_prefix_fn
+                    from inkforge.llm.transport.local import json_schema_prefix_fn
 
                     try:
                         fn = json_schema_prefix_fn(model, self.schema.model_json_schema(),

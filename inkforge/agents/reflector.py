@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from inkforge.agents.base import Agent, AgentDef
-from inkforge.prompts import none_text
+from inkforge.agents.templates import none_text
 
 
 class ReflectorVerdict(BaseModel):

@@ -22,7 +22,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from inkforge.agents.base import AgentDef
-from inkforge.errors import InputError
+from inkforge.core.errors import InputError
 
 #: Every known agent by name. Shipped agents are added by :mod:`inkforge.agents`.
 AGENTS: dict[str, AgentDef[Any]] = {}

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from inkforge.errors import InputError
+from inkforge.core.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -47,9 +47,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from inkforge.asyncutil import run_sync  # noqa: F401  (re-exported: runner.run_sync)
-from inkforge.errors import FailFastError, InputError
-from inkforge.graphs.io import JsonlWriter, Mode, QueryItem, dumps, read_queries, validate_queries
+from inkforge.core.aio import run_sync  # noqa: F401  (re-exported: runner.run_sync)
+from inkforge.core.errors import FailFastError, InputError
+from inkforge.core.io import JsonlWriter, dumps
+from inkforge.graphs.items import Mode, QueryItem, read_queries, validate_queries
 
 log = logging.getLogger(__name__)
 
@@ -323,10 +324,10 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
 
     Args:
         job: The graph and its record mapping.
-        source: Query file or in-memory rows (see :func:`~inkforge.graphs.io.read_queries`). An
+        source: Query file or in-memory rows (see :func:`~inkforge.graphs.items.read_queries`). An
             in-memory iterable is read twice (validation, then the run), so pass a list, not a generator.
         out_dir: Output folder; must be empty or absent unless ``resume``.
-        runtime: The :class:`~inkforge.runtime.Runtime` whose usage the progress bar shows and whose
+        runtime: The :class:`~inkforge.llm.runtime.Runtime` whose usage the progress bar shows and whose
             limit sizes ``max_in_flight``.
         resume: Continue the run saved in ``out_dir``.
         limit: Only the first ``limit`` items.
@@ -541,8 +542,8 @@ def run_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[Any], **k
 
 
 def iter_records(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    """Stream an output file's records (alias of :func:`inkforge.graphs.io.read_jsonl`)."""
-    from inkforge.graphs.io import read_jsonl
+    """Stream an output file's records (alias of :func:`inkforge.graphs.items.read_jsonl`)."""
+    from inkforge.core.io import read_jsonl
 
     return read_jsonl(path)
 

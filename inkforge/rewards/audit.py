@@ -5,7 +5,7 @@ rewards besides quality. The audit measures, for one rubric and model:
 
 * **human agreement**: accuracy and Cohen's κ on human labels, beside the length-only baseline (fixed
   and fitted thresholds) and on the length-controlled 30–50 character slice, where length cannot
-  explain the labels (reuses :func:`inkforge.evaluation.judge_report`);
+  explain the labels (reuses :func:`inkforge.evaluation.metrics.judge_report`);
 * **length bias**: the judge's ``Good`` rate by length band next to the human one, the point-biserial
   correlation of verdict and length (next to that of label and length), and how well the best
   length threshold reproduces the judge's verdicts;
@@ -34,9 +34,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from inkforge.errors import InputError
+from inkforge.core.errors import InputError
+from inkforge.core.io import iter_json_objects
 from inkforge.evaluation import LENGTH_BANDS, LENGTH_SLICE, judge_report, response_length
-from inkforge.jsonl import iter_json_objects
 from inkforge.rewards.group import compare_pair
 from inkforge.rewards.judge import JudgeOutcome, JudgeReward
 
@@ -148,7 +148,7 @@ def _position(rows: Sequence[dict[str, Any]], pairs: Sequence[tuple[int, int]],
 
 def _attacks(attacks: Sequence[dict[str, Any]], outcomes: Sequence[JudgeOutcome]) -> dict[str, Any]:
     try:
-        from inkforge.rewards.guards import apply_guards, default_guards
+        from inkforge.rewards.guards.guards import apply_guards, default_guards
 
         guards = {lang: default_guards(lang) for lang in ("zh", "en")}  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - the guards are optional here

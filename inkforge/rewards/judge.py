@@ -1,6 +1,6 @@
 """The LLM judge as a reward function: one object for TRL, verl, OpenRLHF and the reward server.
 
-:class:`JudgeReward` scores completions with the DETECTOR agent and a :class:`~inkforge.rubric.Rubric`
+:class:`JudgeReward` scores completions with the DETECTOR agent and a :class:`~inkforge.core.rubric.Rubric`
 (the ``rubric.json`` that ``inkforge refine-judge`` writes plugs in directly: its rules, and its template
 when it carries one). It is a TRL reward function, ``(prompts, completions, **kwargs) ->
 list[float | None]``, for string and conversational completions, and it is built so that a judge
@@ -11,7 +11,7 @@ never degrades training silently:
 * **Failures are ``None``, never ``0.0``**: a parse error, timeout, refusal or rate limit that
   survives the retries gives ``None``, which TRL masks out of the loss. When more than
   ``max_failure_rate`` of the recent calls fails (the batch, or the last ``fail_fast_window``
-  completions when the batch is smaller), :class:`~inkforge.errors.FailFastError` stops training
+  completions when the batch is smaller), :class:`~inkforge.core.errors.FailFastError` stops training
   rather than let it run on a broken judge.
 * **Concurrent**: every completion of a call is in flight at once, up to the runtime's shared limit,
   so a GRPO step waits about one judge round trip per ``concurrency`` completions.
@@ -34,8 +34,8 @@ async code await :meth:`JudgeReward.ascore` instead, or use :class:`AsyncJudgeRe
 runs on its own loop concurrently with other async rewards.
 
 Example:
-    >>> from inkforge.rubric import Rubric
-    >>> from inkforge.runtime import Runtime
+    >>> from inkforge.core.rubric import Rubric
+    >>> from inkforge.llm.runtime import Runtime
     >>> from inkforge.testing import FakeChatModel
     >>> fake = FakeChatModel(responder=lambda msgs, schema: {"explanation": "具体真诚", "verdict": "Good"})
     >>> judge = JudgeReward(Rubric.default("greeting"), runtime=Runtime.for_testing(fake))
@@ -65,8 +65,9 @@ from pydantic import BaseModel, Field, create_model
 from inkforge.agents.base import Agent, AgentDef, AgentResult
 from inkforge.agents.detector import DETECTOR
 from inkforge.agents.registry import register_agent
-from inkforge.errors import ConfigError, FailFastError
-from inkforge.prompts import PromptTemplate, load_prompt
+from inkforge.agents.templates import PromptTemplate, load_prompt
+from inkforge.core.errors import ConfigError, FailFastError
+from inkforge.core.rubric import Rubric
 from inkforge.rewards.group import (
     LISTWISE_JUDGE,
     PAIRWISE_JUDGE,
@@ -76,7 +77,6 @@ from inkforge.rewards.group import (
     listwise_schema,
     tie_break_win_rates,
 )
-from inkforge.rubric import Rubric
 
 __all__ = [
     "GRADED_JUDGE",
@@ -364,8 +364,8 @@ class JudgeReward:
     Args:
         rubric: The judge's rubric (rules, task, template).
         config: Model configuration (per-role model specs, concurrency, cache). Defaults to
-            :func:`inkforge.models.load_config` with no file (environment defaults).
-        runtime: An existing :class:`~inkforge.runtime.Runtime` to share (its limiter, cache and
+            :func:`inkforge.llm.config.load_config` with no file (environment defaults).
+        runtime: An existing :class:`~inkforge.llm.runtime.Runtime` to share (its limiter, cache and
             usage). Not pickled: a copy rebuilds a runtime from ``runtime.config``.
         role: Model role the judge uses (``detector`` by default: the rubric was tuned on it).
         mode: ``binary`` (Good → 1.0, Bad → 0.0) or ``graded`` (integer score on ``scale``).
@@ -376,7 +376,7 @@ class JudgeReward:
             groups; groups are runs of consecutive completions of the same prompt.
         tie_break: Strength ``beta`` in ``[0, 1)`` of the tie-break bonus (see
             :mod:`inkforge.rewards.group`).
-        max_failure_rate: Raise :class:`~inkforge.errors.FailFastError` when a larger share of the
+        max_failure_rate: Raise :class:`~inkforge.core.errors.FailFastError` when a larger share of the
             recent completions failed (``1.0`` never raises).
         fail_fast_window: The failure rate is taken over the last ``max(batch size,
             fail_fast_window)`` completions, this batch included, once at least 8 have been scored:
@@ -385,7 +385,7 @@ class JudgeReward:
         sample: Sample index of the verdicts (part of the cache key).
         name: Reward name: TRL logs ``rewards/<name>/mean`` and this class ``<name>/ok_rate``...
         transport: ``direct`` (default) calls OpenAI-compatible endpoints through the lean
-            :class:`~inkforge.transport.DirectChatModel` (about 20x less client CPU per call
+            :class:`~inkforge.llm.transport.direct.DirectChatModel` (about 20x less client CPU per call
             than LangChain's ChatOpenAI, which matters at hundreds of calls per training step);
             ``langchain`` keeps ChatOpenAI (and LangChain tracing). Local models and specs with
             ChatOpenAI-only options always use the foundation's chat model.
@@ -504,7 +504,7 @@ class JudgeReward:
         """
         import importlib
 
-        from inkforge.models import load_config
+        from inkforge.llm.config import load_config
 
         rb = rubric if isinstance(rubric, Rubric) else Rubric.load(rubric)
         overrides: dict[str, Any] = {"task": rb.task}
@@ -542,15 +542,15 @@ class JudgeReward:
         """The runtime (built from the config on first use)."""
         with self._lock:
             if self._runtime is None:
-                from inkforge.models import load_config
-                from inkforge.runtime import Runtime
+                from inkforge.llm.config import load_config
+                from inkforge.llm.runtime import Runtime
 
                 cfg = self.config if self.config is not None else load_config(overrides={"task": self.rubric.task})
                 self.config = cfg
                 models: dict[str, Any] = {}
                 spec = cfg.spec_for(self.role)
                 if self.transport == "direct":
-                    from inkforge.transport import DirectChatModel
+                    from inkforge.llm.transport.direct import DirectChatModel
 
                     if DirectChatModel.supports(spec):
                         models[self.role] = self._direct = DirectChatModel(spec)

@@ -2,7 +2,7 @@
 
 OpenRLHF loads a Python file given as ``--remote_rm_url`` and calls its ``reward_func``. Point it
 here and describe the judge with ``INKFORGE_*`` variables (see
-:func:`inkforge.rewards.server.reward_from_env`)::
+:func:`inkforge.rewards.serving.server.reward_from_env`)::
 
     export INKFORGE_RUBRIC=runs/refine/rubric.json INKFORGE_BASE_URL=http://judge:8000/v1 INKFORGE_MODEL=qwen
     python -m openrlhf.cli.train_ppo_ray ... \\
@@ -17,7 +17,7 @@ http://judge-node:8123/get_reward`` instead (one cache, one limit), or keep this
 request comes from the label (``--label_key query``) or from the prompt's last user turn. OpenRLHF
 cannot mask a missing reward: a failed judge call gets its group's mean reward (zero advantage) and
 is counted in ``extra_logs["judge_failed"]``; past the failure threshold the call raises
-:class:`~inkforge.errors.FailFastError`.
+:class:`~inkforge.core.errors.FailFastError`.
 
 Example:
     >>> out = reward_func(["<|im_start|>user\\n生日祝福<|im_end|>\\n<|im_start|>assistant\\n生日快乐！"],
@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from inkforge.rewards.server import reward_from_env, score_openrlhf
+from inkforge.rewards.serving.server import reward_from_env, score_openrlhf
 
 __all__ = ["reward_func"]
 

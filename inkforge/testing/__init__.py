@@ -20,7 +20,7 @@ __all__ = ["FakeCall", "FakeChatModel", "Faults", "StubProcess", "StubServer", "
 def __getattr__(name: str) -> Any:
     # Lazy: the stub server and tiny-model builder pull in http.server / transformers.
     if name in ("StubServer", "StubProcess", "Faults", "generate_from_schema"):
-        from inkforge.testing import stub_server
+        from inkforge.testing import stub as stub_server
 
         return getattr(stub_server, name)
     if name in ("build_tiny_chat_model", "build_tiny_reward_model"):

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from trl import GRPOConfig, RewardConfig, SFTConfig
 
-from inkforge.errors import ConfigError
+from inkforge.core.errors import ConfigError
 
 __all__ = [
     "CONFIG_DIR",
@@ -209,7 +209,7 @@ class GRPOTrainingConfig(GRPOConfig, InkforgeFields):
         rewards: Reward specs, each ``{type: rule|reward_model|judge, weight: float, ...}`` (see
             :func:`inkforge.training.reward_selection.build_reward_funcs`). TRL sums the weighted
             rewards (``reward_weights``, filled from the specs).
-        guards: Guard specs applied on top of every reward (see :mod:`inkforge.rewards.guards`),
+        guards: Guard specs applied on top of every reward (see :mod:`inkforge.rewards.guards.guards`),
             e.g. ``[{name: default, language: zh}]``.
         guard_mode: How a triggered guard changes a reward (passed to ``GuardedReward``).
         max_prompt_length: Prompts longer than this many tokens (chat template included) are

@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from inkforge.errors import InputError
-from inkforge.jsonl import iter_json_objects
+from inkforge.core.errors import InputError
+from inkforge.core.io import iter_json_objects
 
 if TYPE_CHECKING:
     from datasets import Dataset

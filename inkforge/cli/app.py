@@ -1,0 +1,120 @@
+"""The ``inkforge`` command line.
+
+Every model-using command takes ``--config FILE``, ``--base-url URL``, ``--model NAME`` and
+``--concurrency N``. Bad input exits with code 2 and a message naming file, line and field.
+
+Example:
+    $ inkforge agents
+    $ inkforge curate queries.txt --out runs/cur --base-url http://localhost:8000/v1 --model qwen
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from inkforge.cli.curate import curate_cmd
+from inkforge.cli.judge import eval_judge_cmd, refine_judge_cmd
+from inkforge.cli.options import (
+    BaseUrlOpt,
+    ConcurrencyOpt,
+    ConfigOpt,
+    ModelOpt,
+    TaskOpt,
+    console,
+    handle_errors,
+    setup_logging,
+)
+from inkforge.cli.reward import audit_judge_cmd, serve_reward_cmd
+from inkforge.cli.train import eval_policy_cmd, train_app
+
+app = typer.Typer(name="inkforge", no_args_is_help=True, add_completion=False,
+                  help="Make small language models better creative writers with AI feedback.")
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    setup_logging(verbose)
+
+
+@app.command("agents")
+@handle_errors
+def agents_cmd(config: ConfigOpt = None,
+               as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """List registered agents: shipped ones, entry-point plugins and those a config names."""
+    import importlib
+
+    from rich.table import Table
+
+    import inkforge.rewards.judge  # noqa: F401  (registers the pairwise, listwise and graded judges)
+    from inkforge.agents import AGENTS, get_agent, load_entry_points, register_agent
+    from inkforge.llm.config import load_config
+
+    load_entry_points()
+    if config is not None:
+        cfg = load_config(config)
+        for mod in cfg.plugins:
+            importlib.import_module(mod)
+        for ref in cfg.agents.values():
+            # Agents named by import path are not registered by anyone: register them to list them.
+            register_agent(get_agent(ref), replace=True)
+    rows: list[dict[str, Any]] = []
+    for name, d in sorted(AGENTS.items()):
+        rows.append({"name": name, "role": d.role, "schema": d.schema.__name__,
+                     "fields": list(d.schema.model_fields), "description": d.description})
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="inkforge agents")
+    for col in ("name", "role", "schema", "fields", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["role"], r["schema"], ", ".join(r["fields"]), r["description"])
+    console.print(table)
+
+
+@app.command("demo")
+@handle_errors
+def demo_cmd(
+    config: ConfigOpt = None, base_url: BaseUrlOpt = None, model: ModelOpt = None,
+    concurrency: ConcurrencyOpt = None, task: TaskOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Where the demo writes its runs.")] = Path("demo_out"),
+    limit: Annotated[int, typer.Option("--limit", help="Sample queries to use.")] = 3,
+    full: Annotated[bool, typer.Option("--full/--agents-only", help="Whole pipeline, or one agent only.")] = True,
+) -> None:
+    """Run the main job at toy scale on the project's own sample queries."""
+    from inkforge.cli.demo import run_demo
+
+    run_demo(config=config, base_url=base_url, model=model, concurrency=concurrency, task=task, out=out,
+             limit=limit, full=full)
+
+
+@app.command("stub", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def stub_cmd(ctx: typer.Context) -> None:
+    """Serve the OpenAI-compatible stub with fault injection (point agents at it with --base-url).
+
+    Takes the options of ``python -m inkforge.testing.stub.server`` (``--port``, ``--latency``,
+    ``--rate-429``, ``--rate-500``, ``--rate-hang``, ``--rate-malformed``...; ``inkforge stub --help-stub``
+    lists them).
+    """
+    from inkforge.testing.stub.server import main
+
+    args = ["--help" if a == "--help-stub" else a for a in ctx.args]
+    raise typer.Exit(main(args))
+
+
+# Each command module keeps its heavy imports inside the command function, so `inkforge --help` stays fast.
+app.command("curate")(curate_cmd)
+app.command("refine-judge")(refine_judge_cmd)
+app.command("eval-judge")(eval_judge_cmd)
+app.command("audit-judge")(audit_judge_cmd)
+app.command("serve-reward")(serve_reward_cmd)
+app.command("eval-policy")(eval_policy_cmd)
+app.add_typer(train_app, name="train", help="Train with TRL: sft | rm | grpo.")
+
+
+if __name__ == "__main__":
+    app()

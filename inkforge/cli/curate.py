@@ -1,0 +1,136 @@
+"""``inkforge curate``: the curation graph over a query file, resumable, with a progress bar.
+
+Registered by :mod:`inkforge.cli.app` as ``app.command("curate")(curate_cmd)``.
+
+Example:
+    $ inkforge curate inkforge/data/sample_queries.txt --out runs/cur --base-url http://127.0.0.1:8000/v1 \\
+        --model qwen --candidates 4 --corpus inkforge/data/sample_corpus.jsonl
+    $ inkforge curate queries.jsonl --out runs/cur --resume          # after a crash or Ctrl-C
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from inkforge.cli.options import (
+    BaseUrlOpt,
+    ConcurrencyOpt,
+    ConfigOpt,
+    ModelOpt,
+    TaskOpt,
+    console,
+    handle_errors,
+    runtime_from_flags,
+)
+from inkforge.core.errors import InputError
+
+
+@handle_errors
+def curate_cmd(
+    queries: Annotated[Path, typer.Argument(help="Queries: .txt (one a line) or .jsonl with 'query' or 'prompt' "
+                                                 "(and 'responses' for --mode judge_given).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: pairs.jsonl, judgements.jsonl, "
+                                                          "failures.jsonl, summary.json. Must be empty unless "
+                                                          "--resume.")],
+    config: ConfigOpt = None,
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    task: TaskOpt = None,
+    candidates: Annotated[int, typer.Option("--candidates", "-n", min=1, help="Candidates written per query.")] = 4,
+    pair_policy: Annotated[str, typer.Option("--pair-policy", help="one | all | best_vs_worst.")] = "one",
+    mode: Annotated[str, typer.Option("--mode", help="write (candidates from the writer) | judge_given.")] = "write",
+    corpus: Annotated[Path | None, typer.Option("--corpus", help="Few-shot corpus .jsonl (id, query, response"
+                                                                "[, popularity]); none: no examples.")] = None,
+    k: Annotated[int, typer.Option("--k", min=1, help="Few-shot examples per query.")] = 3,
+    retriever: Annotated[str, typer.Option("--retriever", help="embedding (sentence-transformers) | keyword.")]
+    = "embedding",
+    embedding_model: Annotated[str | None, typer.Option("--embedding-model", help="sentence-transformers model "
+                                                                                   "(hub id or folder).")] = None,
+    no_reflector: Annotated[bool, typer.Option("--no-reflector", help="Drop the reflector: the judge's label is "
+                                                                      "final.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in --out.")] = False,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first K queries.")] = None,
+    export: Annotated[list[str] | None, typer.Option("--export", help="Also export pairs: hf, verl, openrlhf "
+                                                                      "(repeatable).")] = None,
+    durability: Annotated[str, typer.Option("--durability", help="Graph checkpoints: exit (when an item stops) | "
+                                                                 "async (every step).")] = "exit",
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show the progress bar.")] = True,
+) -> None:
+    """Curate preference pairs: write candidates, debate, judge, audit, keep good-vs-bad pairs."""
+    from inkforge.graphs.curation.graph import (
+        MODES,
+        PAIR_POLICIES,
+        agents_from_config,
+        build_curation_graph,
+        curation_job,
+    )
+    from inkforge.graphs.export import EXPORTERS, export_pairs
+    from inkforge.graphs.items import validate_queries
+    from inkforge.graphs.runner import prepare_out_dir, run_graph
+
+    if pair_policy not in PAIR_POLICIES:
+        raise InputError(f"must be one of {', '.join(PAIR_POLICIES)}", field="--pair-policy")
+    if mode not in MODES:
+        raise InputError(f"must be one of {', '.join(MODES)}", field="--mode")
+    if retriever not in ("embedding", "keyword"):
+        raise InputError("must be embedding or keyword", field="--retriever")
+    if durability not in ("exit", "async", "sync"):
+        raise InputError("must be exit, async or sync", field="--durability")
+    for fmt in export or []:
+        if fmt not in EXPORTERS:
+            raise InputError(f"unknown format {fmt!r}; known: {', '.join(EXPORTERS)}", field="--export")
+    # Input first (streaming), then the output folder: both fail before anything is written.
+    total = validate_queries(queries, mode=mode, limit=limit)  # type: ignore[arg-type]
+    if out.is_dir() and any(out.iterdir()) and not resume:
+        prepare_out_dir(out, resume=False)  # raises the standard message
+    runtime = runtime_from_flags(config, base_url, model, concurrency, task=task)
+    ret: Any = None
+    if corpus is not None and mode == "write":
+        from inkforge.graphs.retrieval import EmbeddingRetriever, KeywordRetriever
+
+        if retriever == "keyword":
+            ret = KeywordRetriever(corpus)
+        else:
+            ret = EmbeddingRetriever(corpus, model=embedding_model)
+            with console.status("embedding the few-shot corpus"):
+                ret.build()
+    agents = agents_from_config(runtime, **({"reflector": None} if no_reflector else {}))
+    graph = build_curation_graph(runtime, **agents, retriever=ret, k=k, n_candidates=candidates,
+                                 pair_policy=pair_policy, mode=mode)  # type: ignore[arg-type]
+    try:
+        report = run_graph(curation_job(graph), queries, out_dir=out, runtime=runtime, resume=resume, limit=limit,
+                           durability=durability, progress=progress, console=console,  # type: ignore[arg-type]
+                           total=total)
+    finally:
+        runtime.close()
+    if export:
+        export_pairs(out, export)
+    _print_summary(report.summary, out)
+
+
+def _print_summary(s: dict, out: Path) -> None:  # type: ignore[type-arg]
+    from rich.table import Table
+
+    t = Table(title=f"curation → {out}", show_header=False)
+    usage = s.get("usage", {})
+    rows = [
+        ("items finished", f"{s['items']['finished']} / {s['items']['input']}"),
+        ("pairs", f"{s['pairs']} (from {s['items_with_pairs']} queries)"),
+        ("no pair", ", ".join(f"{k} {v}" for k, v in s["no_pair"].items()) or "0"),
+        ("failures", ", ".join(f"{stage}: {sum(v.values())}" for stage, v in s["failures"].items()) or "0"),
+        ("labels good / bad", f"{s['labels']['good']} / {s['labels']['bad']}"),
+        ("chosen vs rejected length", f"{s['lengths']['chosen_mean']} vs {s['lengths']['rejected_mean']} chars "
+                                      f"(chosen longer in {s['lengths']['chosen_longer_share']})"),
+        ("model calls / tokens / cost", f"{usage.get('calls', 0)} / {usage.get('tokens', 0):,} / "
+                                        f"${usage.get('cost', 0):.4f}"),
+        ("wall time", f"{s['wall_s']} s over {s['runs']} run(s)"),
+    ]
+    for k, v in rows:
+        t.add_row(k, str(v))
+    console.print(t)
+    for w in s.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {w}")

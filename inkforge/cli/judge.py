@@ -1,0 +1,219 @@
+"""Commands ``inkforge refine-judge`` and ``inkforge eval-judge``.
+
+Both validate every input (file, line, field) before any model call or output, share the model
+flags of :mod:`inkforge.cli.options`, and put each judge figure beside the length-only baseline.
+
+Example:
+    >>> import typer
+    >>> app = typer.Typer()
+    >>> _ = app.command("refine-judge")(refine_judge_cmd)
+    >>> _ = app.command("eval-judge")(eval_judge_cmd)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from inkforge.cli.options import (
+    BaseUrlOpt,
+    ConcurrencyOpt,
+    ConfigOpt,
+    ModelOpt,
+    TaskOpt,
+    console,
+    handle_errors,
+    runtime_from_flags,
+    setup_logging,
+)
+
+__all__ = ["eval_judge_cmd", "print_judge_report", "refine_judge_cmd"]
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3f}"
+
+
+def _gate_line(entry: dict[str, Any]) -> str:
+    """One progress line per gate: the candidate's validation metrics and the decision."""
+    it = entry["iteration"]
+    if entry["kind"] == "no_proposal":
+        return f"[dim]iter {it}: no S_D proposal ({entry.get('reason', '')})[/dim]"
+    m = entry["metrics"]
+    verdict = ("[green]accepted[/green]" if entry["accepted"] else "[red]rejected[/red]")
+    if entry["kind"] == "initial":
+        verdict = "[cyan]starting rubric[/cyan]"
+    return (f"iter {it}: κ {_num(m['kappa'])} (best {_num(entry.get('best_kappa'))})  acc {_pct(m['accuracy'])}  "
+            f"recall good/bad {_pct(m['recall_good'])}/{_pct(m['recall_bad'])}  "
+            f"slice {m['slice_n']} rows {_pct(m['slice_accuracy'])}  failures {_pct(m['failure_rate'])}  "
+            f"| len≥39 acc {_pct(m['length_baseline_accuracy'])} slice {_pct(m['slice_length_baseline_accuracy'])}"
+            f"  → {verdict}")
+
+
+@handle_errors
+def refine_judge_cmd(
+    labels: Annotated[Path, typer.Option("--labels", help="Human labels, JSONL rows {query, response, label 0|1}.")],
+    queries: Annotated[Path, typer.Option("--queries", help="Queries for the adversarial phase (.txt or .jsonl).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder: checkpoint and artifacts.")],
+    iterations: Annotated[int | None, typer.Option("--iterations", min=0, help="Iteration budget.")] = None,
+    val_fraction: Annotated[float | None, typer.Option(
+        "--val-fraction", min=0.01, max=0.99, help="Share of labels held out for the gate.")] = None,
+    patience: Annotated[int | None, typer.Option("--patience", min=1, help="Stop after N iterations without a κ gain.")] = None,
+    token_budget: Annotated[int | None, typer.Option("--token-budget", min=1, help="Stop once this many tokens are spent.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the split and batch draws.")] = None,
+    refine_config: Annotated[Path | None, typer.Option(
+        "--refine-config", help="YAML of refinement settings (batch sizes, tolerance...; see RefinementConfig).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the checkpointed run of the same inputs.")] = False,
+    config: ConfigOpt = None,
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    task: TaskOpt = None,
+) -> None:
+    """Refine the judge's rubric: adversarial game + reflection, gated on held-out human labels.
+
+    Example (shell)::
+
+        inkforge refine-judge --labels labels.jsonl --queries queries.txt --out runs/judge \\
+            --iterations 5 --base-url http://localhost:8000/v1 --model qwen2.5-7b-instruct
+    """
+    from inkforge.evaluation import load_labels
+    from inkforge.graphs.refinement.graph import RefinementConfig, arefine_judge, check_inputs, load_queries
+
+    setup_logging()
+    # Every input is checked before a model is built or a file written.
+    rows = load_labels(labels)
+    qs = load_queries(queries)
+    flags = {"iterations": iterations, "val_fraction": val_fraction, "patience": patience,
+             "token_budget": token_budget, "seed": seed}
+    if refine_config is not None:
+        cfg = RefinementConfig.load(refine_config, flags)
+    else:
+        from inkforge.llm.config import load_config
+
+        # The run config's own `refinement:` section, so one YAML serves every command.
+        section = load_config(config).refinement if config is not None else {}
+        cfg = RefinementConfig.from_dict(section, flags, source=f"{config}: refinement" if config else "<flags>")
+    check_inputs(rows, qs, cfg)
+    runtime = runtime_from_flags(config, base_url, model, concurrency, task=task)
+    try:
+        with console.status("refining the judge rubric…"):
+            result = asyncio.run(arefine_judge(runtime, rows, qs, out_dir=out, config=cfg, resume=resume,
+                                               on_gate=lambda e: console.print(_gate_line(e))))
+    finally:
+        runtime.close()
+    s = result.summary
+    best = s["best"]
+    console.print(
+        f"[bold]done[/bold] ({s['stop_reason']}, {s['iterations_done']} iterations, {s['tokens_used']} tokens): "
+        f"best rubric {best['version']} from iteration {best['iteration']}, κ {_num(best['kappa'])}; "
+        f"proposals accepted {s['proposals']['accepted']} / rejected {s['proposals']['rejected']}; "
+        f"{s['hard_negatives']['n']} hard negatives")
+    console.print(f"artifacts in {out}: rubric.json, history.jsonl, hard_negatives.jsonl, strategy.json, summary.json")
+
+
+def print_judge_report(report: dict[str, Any], console_out: Console | None = None) -> None:
+    """Print the judge beside the length-only baselines, overall and on the length-controlled slice.
+
+    Example:
+        >>> # print_judge_report(json.loads(Path("report.json").read_text()))
+    """
+    con = console_out or Console()
+    table = Table(title="Judge vs length-only baseline (same rows)", show_lines=False)
+    table.add_column("rows")
+    table.add_column("metric")
+    table.add_column("judge", justify="right")
+    table.add_column("len ≥ 39", justify="right")
+    table.add_column("len ≥ t* (fitted)", justify="right")
+
+    def ci(sec: dict[str, Any], key: str) -> str:
+        c = (sec.get("ci") or {}).get(key)
+        return f" [{c[0]:.2f}, {c[1]:.2f}]" if c else ""
+
+    for name, key in (("all", "overall"), (f"slice {report['slice']['range'][0]}–{report['slice']['range'][1]}",
+                                           "slice")):
+        sec = report[key]
+        j, fx, ft = sec["judge"], sec["length_baseline"]["fixed"], sec["length_baseline"]["fitted"]
+        label = f"{name} (n={sec['n']}, {sec['positives']} good)"
+        table.add_row(label, "accuracy", f"{_num(j['accuracy'])}{ci(j, 'accuracy')}",
+                      f"{_num(fx['accuracy'])}{ci(fx, 'accuracy')}", f"{_num(ft['accuracy'])}{ci(ft, 'accuracy')}")
+        table.add_row("", "Cohen's κ", f"{_num(j['kappa'])}{ci(j, 'kappa')}", f"{_num(fx['kappa'])}{ci(fx, 'kappa')}",
+                      f"{_num(ft['kappa'])}{ci(ft, 'kappa')}")
+        table.add_row("", "recall good / bad", f"{_num(j['recall']['good'])} / {_num(j['recall']['bad'])}",
+                      f"{_num(fx['recall']['good'])} / {_num(fx['recall']['bad'])}",
+                      f"{_num(ft['recall']['good'])} / {_num(ft['recall']['bad'])}")
+        pf = sec["parse_failures"]
+        table.add_row("", "judged / failures", f"{j['n']} / {pf['count']}", "—", f"t*={ft['threshold']}",
+                      end_section=True)
+    con.print(table)
+    ex = report["length_explains_judge"]
+    br = ex["best_rule_for_verdicts"]
+    con.print(f"length explains the judge: its verdicts agree {_pct(br['agreement'])} with 'len ≥ {br['threshold']}' "
+              f"(κ {_num(br['kappa'])}), {_pct(ex['agreement_with_fixed_rule'])} with 'len ≥ 39'; "
+              f"point-biserial r(verdict, length) = {_num(ex['point_biserial_verdict_length'])} "
+              f"vs r(human label, length) = {_num(ex['point_biserial_label_length'])}")
+    pf = report["overall"]["parse_failures"]
+    if pf["count"]:
+        con.print(f"[yellow]{pf['count']} judge failures ({_pct(pf['rate'])}) left out of the judge's metrics:[/yellow] "
+                  f"{pf['by_status']}; 'strict' (failures counted wrong) accuracy "
+                  f"{_num(report['overall']['judge']['strict']['accuracy'])}")
+
+
+@handle_errors
+def eval_judge_cmd(
+    labels: Annotated[Path, typer.Option("--labels", help="Human labels, JSONL rows {query, response, label 0|1}.")],
+    out: Annotated[Path, typer.Option("--out", help="Report JSON to write.")],
+    rubric: Annotated[Path | None, typer.Option("--rubric", help="rubric.json (default: the task's starting rubric).")] = None,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for the CIs.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Judge only the first N rows.")] = None,
+    config: ConfigOpt = None,
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    task: TaskOpt = None,
+) -> None:
+    """Evaluate the judge (with a rubric) against human labels, beside the length-only baseline.
+
+    Example (shell)::
+
+        inkforge eval-judge --labels labels.jsonl --rubric runs/judge/rubric.json --out report.json \\
+            --base-url http://localhost:8000/v1 --model qwen2.5-7b-instruct
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from inkforge.core.rubric import Rubric
+    from inkforge.evaluation import load_labels
+    from inkforge.graphs.refinement.graph import aevaluate_judge
+
+    setup_logging()
+    rows = load_labels(labels)
+    if limit is not None:
+        rows = rows[:limit]
+    rb = Rubric.load(rubric) if rubric is not None else None
+    runtime = runtime_from_flags(config, base_url, model, concurrency, task=task or (rb.task if rb else None))
+    try:
+        with Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as progress:
+            bar = progress.add_task("judge", total=len(rows))
+            report = asyncio.run(aevaluate_judge(runtime, rows, rb, n_boot=bootstrap, seed=seed,
+                                                 on_progress=lambda done, total: progress.update(bar, completed=done)))
+    finally:
+        runtime.close()
+    report["labels"] = {"path": str(labels), "n": len(rows)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.replace(out)
+    print_judge_report(report)
+    console.print(f"report written to {out}")
