@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.inkforge-installed
 # Tests never touch the hub: they build tiny models locally.
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
-.PHONY: install demo test lint typecheck bench clean
+.PHONY: install demo test test-fast lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,6 +29,10 @@ test: install
 	$(VENV)/bin/mypy inkforge
 	$(OFFLINE) OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadgroup -q -p no:cacheprovider tests
 	$(OFFLINE) $(PY) -m pytest -q -p no:cacheprovider --doctest-modules inkforge
+
+# The inner loop: unit tests that build no model, in well under a minute.
+test-fast: install
+	$(OFFLINE) OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q -p no:cacheprovider -m "not slow" tests/unit
 
 lint: install
 	$(VENV)/bin/ruff check inkforge tests bench

@@ -1,4 +1,10 @@
-"""Shared fixtures. Tests never reach the network: fakes, the loopback stub server, tiny local models."""
+"""Shared fixtures. Tests never reach the network: fakes, the loopback stub server, tiny local models.
+
+Layout: ``tests/unit/<package>/`` holds the fast tests of one package; ``tests/integration/`` the
+end-to-end ones (training, CLI subprocesses, docs, notebooks, examples, the demo). ``make test-fast``
+runs the unit tests that build no tiny model; every test that asks for ``tiny_model_dir`` is marked
+``slow`` here, so the fast loop can never start training by accident.
+"""
 
 from __future__ import annotations
 
@@ -39,3 +45,12 @@ def paper_data() -> Path:
     if not (PAPER / "human_labels_dev.jsonl").exists():
         pytest.skip("../shared/data/paper is not present")
     return PAPER
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    integration = Path(__file__).parent / "integration"
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(integration):
+            item.add_marker(pytest.mark.integration)
+        if "tiny_model_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

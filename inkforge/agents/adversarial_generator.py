@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field
 
-from inkforge.agents.base import Agent, AgentDef
+from inkforge.agents.base import AgentDef
 
 
 class FlawedSample(BaseModel):
@@ -20,14 +18,3 @@ class FlawedSample(BaseModel):
 ADVERSARIAL_GENERATOR = AgentDef(name="adversarial_generator", role="generator", schema=FlawedSample,
                                  prompt="adversarial_generator",
                                  description="Writes plausible but flawed items following S_G.")
-
-
-def node(agent: Agent[FlawedSample]) -> Any:
-    """Node: ``{query, strategy}`` → ``{"samples": [AgentResult]}``."""
-
-    async def generator_node(state: dict[str, Any]) -> dict[str, Any]:
-        res = await agent.ainvoke({"query": state["query"], "strategy": state["strategy"]},
-                                  sample=state.get("sample", 0))
-        return {"samples": [res]}
-
-    return generator_node

@@ -38,12 +38,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError
 
 from inkforge.agents.templates import PromptTemplate, load_prompt
+from inkforge.core.types import Status
 from inkforge.llm.cache import cache_key
 from inkforge.llm.parsing import ParseError, parse_output, summarise_validation_error
 
@@ -51,7 +52,6 @@ log = logging.getLogger(__name__)
 
 OutT = TypeVar("OutT", bound=BaseModel)
 
-Status = Literal["ok", "parse_error", "timeout", "refused", "rate_limited", "error"]
 
 _REASK = ("Your previous answer could not be used: {error}. Answer again with only one JSON object "
           "that matches the required schema. 上一次的回答无法解析，请只输出一个符合要求的 JSON 对象。")

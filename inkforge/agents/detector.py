@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from inkforge.agents.base import Agent, AgentDef
+from inkforge.agents.base import AgentDef
 
 
 class DetectorVerdict(BaseModel):
@@ -24,13 +24,3 @@ class DetectorVerdict(BaseModel):
 
 DETECTOR = AgentDef(name="detector", role="detector", schema=DetectorVerdict, prompt="detector",
                     description="Judges with the rubric S_D (Good/Bad).")
-
-
-def node(agent: Agent[DetectorVerdict]) -> Any:
-    """Node: ``{query, response, rubric}`` → ``{"detections": [AgentResult]}``."""
-
-    async def detector_node(state: dict[str, Any]) -> dict[str, Any]:
-        res = await agent.ainvoke({"query": state["query"], "response": state["response"], "rubric": state["rubric"]})
-        return {"detections": [res]}
-
-    return detector_node

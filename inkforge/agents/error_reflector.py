@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field
 
-from inkforge.agents.base import Agent, AgentDef
+from inkforge.agents.base import AgentDef
 
 
 class ErrorDiagnosis(BaseModel):
@@ -18,13 +16,3 @@ class ErrorDiagnosis(BaseModel):
 
 ERROR_REFLECTOR = AgentDef(name="error_reflector", role="error_reflector", schema=ErrorDiagnosis,
                            prompt="error_reflector", description="Diagnoses detector mistakes.")
-
-
-def node(agent: Agent[ErrorDiagnosis]) -> Any:
-    """Node: ``{query, response, rubric, human_label, verdict, explanation}`` → ``{"diagnoses": [AgentResult]}``."""
-
-    async def error_reflector_node(state: dict[str, Any]) -> dict[str, Any]:
-        keys = ("query", "response", "rubric", "human_label", "verdict", "explanation")
-        return {"diagnoses": [await agent.ainvoke({k: state[k] for k in keys})]}
-
-    return error_reflector_node

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from inkforge.agents.base import Agent, AgentDef
+from inkforge.agents.base import AgentDef
 
 IssueKind = Literal["grammar", "awkward", "hollow", "cliche", "misfit", "generic", "pressure", "taboo", "other"]
 
@@ -30,12 +30,3 @@ class NegativeCritique(BaseModel):
 
 NEGATIVE_CRITIC = AgentDef(name="negative_critic", role="negative_critic", schema=NegativeCritique,
                            prompt="negative_critic", description="Finds a candidate's flaws.")
-
-
-def node(agent: Agent[NegativeCritique]) -> Any:
-    """Node: ``{query, response}`` → ``{"negative": [AgentResult]}``."""
-
-    async def negative_node(state: dict[str, Any]) -> dict[str, Any]:
-        return {"negative": [await agent.ainvoke({"query": state["query"], "response": state["response"]})]}
-
-    return negative_node

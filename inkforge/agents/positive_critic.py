@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from inkforge.agents.base import Agent, AgentDef
+from inkforge.agents.base import AgentDef
 
 Dimension = Literal["wording", "fluency", "sincerity", "creativity", "specificity", "fit", "intent"]
 
@@ -28,12 +28,3 @@ class PositiveCritique(BaseModel):
 
 POSITIVE_CRITIC = AgentDef(name="positive_critic", role="positive_critic", schema=PositiveCritique,
                            prompt="positive_critic", description="Argues for a candidate's strengths.")
-
-
-def node(agent: Agent[PositiveCritique]) -> Any:
-    """Node: ``{query, response}`` → ``{"positive": [AgentResult]}``."""
-
-    async def positive_node(state: dict[str, Any]) -> dict[str, Any]:
-        return {"positive": [await agent.ainvoke({"query": state["query"], "response": state["response"]})]}
-
-    return positive_node

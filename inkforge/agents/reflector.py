@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from inkforge.agents.base import Agent, AgentDef
-from inkforge.agents.templates import none_text
+from inkforge.agents.base import AgentDef
 
 
 class ReflectorVerdict(BaseModel):
@@ -20,13 +19,3 @@ class ReflectorVerdict(BaseModel):
 
 REFLECTOR = AgentDef(name="reflector", role="reflector", schema=ReflectorVerdict, prompt="reflector",
                      description="Audits the judge; overturns only with a clear reason.")
-
-
-def node(agent: Agent[ReflectorVerdict]) -> Any:
-    """Node: ``{query, response, positive, negative, label, reason}`` → ``{"reflection": AgentResult}``."""
-
-    async def reflector_node(state: dict[str, Any]) -> dict[str, Any]:
-        keys = ("query", "response", "positive", "negative", "label", "reason")
-        return {"reflection": await agent.ainvoke({k: state.get(k, none_text(agent.runtime.task.language)) for k in keys})}
-
-    return reflector_node

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field, field_validator
 
-from inkforge.agents.base import Agent, AgentDef
+from inkforge.agents.base import AgentDef
 
 MAX_RULES = 10
 
@@ -30,13 +28,3 @@ class RubricRevision(BaseModel):
 
 RUBRIC_OPTIMIZER = AgentDef(name="rubric_optimizer", role="optimizer", schema=RubricRevision,
                             prompt="rubric_optimizer", description="Revises S_D or S_G from feedback.")
-
-
-def node(agent: Agent[RubricRevision]) -> Any:
-    """Node: ``{target, rules, feedback, max_rules}`` → ``{"revision": AgentResult}``."""
-
-    async def optimizer_node(state: dict[str, Any]) -> dict[str, Any]:
-        keys = ("target", "rules", "feedback", "max_rules")
-        return {"revision": await agent.ainvoke({k: state[k] for k in keys})}
-
-    return optimizer_node

@@ -29,14 +29,9 @@ _VAR = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
 _SECTION = re.compile(r"^##\s*(system|user)\s*$", re.M | re.I)
 
 
-def none_text(language: str) -> str:
-    """How "nothing" reads in a prompt of ``language`` (empty lists, dropped critics)."""
-    return "（无）" if language == "zh" else "(none)"
-
-
-def _fmt(value: Any, language: str = "zh") -> str:
+def _fmt(value: Any, task: TaskSpec) -> str:
     if isinstance(value, (list, tuple)):
-        return "\n".join(f"{i}. {_fmt(v, language)}" for i, v in enumerate(value, 1)) or none_text(language)
+        return "\n".join(f"{i}. {_fmt(v, task)}" for i, v in enumerate(value, 1)) or task.text.none
     if hasattr(value, "model_dump_json"):
         return value.model_dump_json()
     return str(value)
@@ -87,7 +82,7 @@ class PromptTemplate:
                 return str(getattr(task, key[5:]))
             if key not in values:
                 raise InputError(f"template variable {key!r} was not provided", file=self.name, field=key)
-            return _fmt(values[key], task.language)
+            return _fmt(values[key], task)
 
         return _VAR.sub(repl, text)
 

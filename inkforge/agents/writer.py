@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from inkforge.agents.base import Agent, AgentDef
+from inkforge.agents.base import AgentDef
+from inkforge.core.tasks import TaskSpec
 
 
 class WriterOutput(BaseModel):
@@ -27,18 +29,12 @@ WRITER = AgentDef(name="writer", role="writer", schema=WriterOutput, prompt="wri
                   description="Writes a candidate for a request, with few-shot examples.")
 
 
-def format_examples(examples: list[dict[str, Any]], language: str = "zh") -> list[str]:
-    """Few-shot rows (``query``, ``response``) as prompt lines."""
-    label = "请求：" if language == "zh" else "Request: "
-    return [f"{label}{e['query']}\n→ {e['response']}" for e in examples]
+def format_examples(examples: Sequence[Mapping[str, Any]], task: TaskSpec) -> list[str]:
+    """Few-shot rows (``query``, ``response``) as prompt lines, labelled in the task's language.
 
-
-def node(agent: Agent[WriterOutput]) -> Any:
-    """Node: ``{query, examples, sample}`` → ``{"candidates": [AgentResult]}``."""
-
-    async def writer_node(state: dict[str, Any]) -> dict[str, Any]:
-        res = await agent.ainvoke({"query": state["query"], "examples": format_examples(state.get("examples", []), agent.runtime.task.language)},
-                                  sample=state.get("sample", 0))
-        return {"candidates": [res]}
-
-    return writer_node
+    Example:
+        >>> from inkforge.core.tasks import POEM_TASK
+        >>> format_examples([{"query": "rain", "response": "Grey lines of rain"}], POEM_TASK)
+        ['Request: rain\\n→ Grey lines of rain']
+    """
+    return [f"{task.text.request_label}{e['query']}\n→ {e['response']}" for e in examples]

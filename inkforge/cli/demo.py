@@ -55,7 +55,7 @@ def run_agents_demo(runtime: Any, queries: list[str]) -> list[dict[str, Any]]:
     from inkforge.agents import JUDGE, WRITER
 
     writer, judge = WRITER.bind(runtime), JUDGE.bind(runtime)
-    none = "（无）" if runtime.task.language == "zh" else "(none)"
+    none = runtime.task.text.none
 
     async def one(q: str) -> dict[str, Any]:
         w = await writer.ainvoke({"query": q, "examples": []})

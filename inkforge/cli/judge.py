@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,6 +31,7 @@ from inkforge.cli.options import (
     runtime_from_flags,
     setup_logging,
 )
+from inkforge.core.io import atomic_write_json
 
 __all__ = ["eval_judge_cmd", "print_judge_report", "refine_judge_cmd"]
 
@@ -211,9 +211,6 @@ def eval_judge_cmd(
     finally:
         runtime.close()
     report["labels"] = {"path": str(labels), "n": len(rows)}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    tmp.replace(out)
+    atomic_write_json(out, report)
     print_judge_report(report)
     console.print(f"report written to {out}")

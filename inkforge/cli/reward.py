@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +22,7 @@ import typer
 
 from inkforge.cli.options import BaseUrlOpt, ConcurrencyOpt, ConfigOpt, ModelOpt, console, handle_errors
 from inkforge.core.errors import ConfigError
+from inkforge.core.io import atomic_write_json
 
 __all__ = ["audit_judge_cmd", "serve_reward_cmd"]
 
@@ -136,9 +136,6 @@ def audit_judge_cmd(
     finally:
         judge.close()
     report["labels"] = str(labels)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    tmp.replace(out)
+    atomic_write_json(out, report)
     console.print(render_audit(report))
     console.print(f"report written to {out}")

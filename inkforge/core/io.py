@@ -1,7 +1,11 @@
-"""Line-by-line readers of user files whose errors name the file and the line.
+"""File I/O with located errors and crash-safe writes: the one home of reading and writing files.
 
-Every command that reads a ``.txt`` or ``.jsonl`` file goes through these, so a non-UTF-8 byte, a line
-of bad JSON or a line that is not an object is always reported the same way, before any output.
+* **Readers** (:func:`iter_lines`, :func:`iter_json_objects`, :func:`read_jsonl`): every command that
+  reads a ``.txt`` or ``.jsonl`` file goes through these, so a BOM is dropped and a non-UTF-8 byte, a
+  line of bad JSON or a line that is not an object is always reported the same way, before any output.
+* **Writers**: :func:`atomic_write` (temp file in the same folder, then rename: a crash never leaves
+  half a file) for files rewritten whole, :class:`JsonlWriter` (append-only, flushed per write) for
+  outputs that grow item by item.
 
 Example:
     >>> import tempfile, pathlib
@@ -13,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -135,3 +140,44 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """
     for _, row in iter_json_objects(path):
         yield row
+
+
+def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, encoding: str = "utf-8") -> Path:
+    """Replace ``path`` with ``data`` atomically: readers see the old file or the new one, never half.
+
+    The temporary file lives in the same folder (a rename across file systems is not atomic) and has a
+    unique name, so concurrent writers never clobber each other's temporary file. Missing parent
+    folders are created.
+
+    Raises:
+        InputError: The folder cannot be created or written (read-only, or a file is in the way).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = atomic_write(pathlib.Path(tempfile.mkdtemp()) / "a" / "summary.json", "{}")
+        >>> p.read_text()
+        '{}'
+    """
+    import tempfile
+
+    p = Path(path)
+    blob = data.encode(encoding) if isinstance(data, str) else data
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    except OSError as e:
+        raise InputError(f"cannot write here ({e.strerror or e})", file=str(p)) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return p
+
+
+def atomic_write_json(path: str | os.PathLike[str], value: Any, *, indent: int | None = 2) -> Path:
+    """:func:`atomic_write` of a JSON document (non-ASCII kept readable)."""
+    return atomic_write(path, json.dumps(value, ensure_ascii=False, indent=indent, default=str) + "\n")

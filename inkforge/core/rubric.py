@@ -22,57 +22,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from inkforge.core.errors import InputError
-
-#: Our wording of the paper's six starting principles for greetings (S_D).
-GREETING_RUBRIC = (
-    "祝福语必须服务于请求的核心目的：写给谁、为了什么场合，一读就明白。",
-    "情感要真挚具体，不能只是空泛的客套话或口号。",
-    "措辞和语气要符合双方的关系与场合（长辈、同事、恋人、客户等各不相同）。",
-    "出现被用滥的陈词滥调（如“万事如意”“心想事成”堆砌）时要扣分，除非有新意的化用。",
-    "不能有错别字、语病、逻辑不通或前后矛盾。",
-    "要体现对对方或这件事的真实关心，而不是换个称呼就能发给任何人的模板。",
-)
-
-#: Our wording of the paper's five starting flaw strategies (S_G).
-GREETING_FLAW_STRATEGY = (
-    "写得四平八稳，但内容通用，换任何场合都能用。",
-    "在整体得体的句子里混入一个陈旧、俗套的说法。",
-    "忽略请求中的一个次要细节（如年龄、身份、具体事件）。",
-    "写得很短，只有形式上的祝愿，没有具体的情感。",
-    "语气与场景不符（如对长辈过于随意，对同事过于肉麻）。",
-)
-
-POEM_RUBRIC = (
-    "The poem serves the request's theme and occasion.",
-    "It shows through concrete images instead of stating abstractions.",
-    "It avoids clichés and stock phrases (hearts of gold, endless skies) unless it renews them.",
-    "Rhythm and line breaks are deliberate; no filler words to pad a line.",
-    "Grammar and logic are sound; metaphors do not contradict each other.",
-    "It has at least one moment of surprise or fresh perspective.",
-)
-
-POEM_FLAW_STRATEGY = (
-    "Make it competent but generic: it would fit any request on the theme.",
-    "Slip in one tired cliché among otherwise fresh lines.",
-    "Ignore one minor detail of the request.",
-    "Keep it very short and abstract, with no concrete image.",
-    "Use a tone that does not fit the occasion.",
-)
-
-DEFAULT_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "greeting": (GREETING_RUBRIC, GREETING_FLAW_STRATEGY),
-    "poem": (POEM_RUBRIC, POEM_FLAW_STRATEGY),
-}
-
-
-def default_rubric(task: str) -> tuple[str, ...]:
-    """Starting S_D for a task (greeting or poem)."""
-    return DEFAULT_RULES[task][0]
-
-
-def default_strategy(task: str) -> tuple[str, ...]:
-    """Starting S_G for a task (greeting or poem)."""
-    return DEFAULT_RULES[task][1]
+from inkforge.core.io import atomic_write
+from inkforge.core.tasks import TaskSpec, get_task
 
 
 class Rubric(BaseModel):
@@ -121,9 +72,21 @@ class Rubric(BaseModel):
         return cls(rules=tuple(rules), **kw)
 
     @classmethod
-    def default(cls, task: str = "greeting") -> Rubric:
-        """The task's starting rubric."""
-        return cls(rules=default_rubric(task), task=task, language="en" if task == "poem" else "zh")
+    def default(cls, task: str | TaskSpec = "greeting") -> Rubric:
+        """The task's starting rubric (its rules, name and language come from the task).
+
+        Raises:
+            InputError: The task is unknown or has no starting rubric.
+
+        Example:
+            >>> Rubric.default("poem").language
+            'en'
+        """
+        spec = get_task(task)
+        if not spec.rubric:
+            raise InputError(f"task {spec.name!r} has no starting rubric; build one with Rubric.from_rules",
+                             field="rubric")
+        return cls(rules=spec.rubric, task=spec.name, language=spec.language)
 
     @classmethod
     def load(cls, path: str | Path) -> Rubric:
@@ -147,8 +110,4 @@ class Rubric(BaseModel):
 
     def save(self, path: str | Path) -> None:
         """Write atomically (temp file + rename): a crash never leaves half a rubric."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(p.suffix + ".tmp")
-        tmp.write_text(self.model_dump_json(indent=2), encoding="utf-8")
-        tmp.replace(p)
+        atomic_write(path, self.model_dump_json(indent=2))

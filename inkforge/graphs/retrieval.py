@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from inkforge.core.errors import InputError
+from inkforge.core.io import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -282,10 +284,9 @@ class EmbeddingRetriever:
                     return m
             m = self._encode([r["query"] for r in self.rows])
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-                np.save(tmp, m)
-                tmp.replace(path)  # atomic: concurrent runs never read half a file
+                buf = io.BytesIO()
+                np.save(buf, m)
+                atomic_write(path, buf.getvalue())  # concurrent runs never read half a file
             self._matrix, self.cache_hit = m, False
             return m
 

@@ -49,7 +49,7 @@ from typing import Any, Literal
 
 from inkforge.core.aio import run_sync  # noqa: F401  (re-exported: runner.run_sync)
 from inkforge.core.errors import FailFastError, InputError
-from inkforge.core.io import JsonlWriter, dumps
+from inkforge.core.io import JsonlWriter, atomic_write_json, dumps
 from inkforge.graphs.items import Mode, QueryItem, read_queries, validate_queries
 
 log = logging.getLogger(__name__)
@@ -526,9 +526,7 @@ def _write_summary(job: GraphJob, out: Path, state: RunState, report: RunReport)
         "fingerprint": state.meta("fingerprint"),
     }
     summary = job.summarize(out, base) if job.summarize else base
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-    tmp.replace(out / "summary.json")
+    atomic_write_json(out / "summary.json", summary)
     return summary
 
 

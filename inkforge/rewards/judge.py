@@ -68,6 +68,7 @@ from inkforge.agents.registry import register_agent
 from inkforge.agents.templates import PromptTemplate, load_prompt
 from inkforge.core.errors import ConfigError, FailFastError
 from inkforge.core.rubric import Rubric
+from inkforge.core.types import STATUSES
 from inkforge.rewards.group import (
     LISTWISE_JUDGE,
     PAIRWISE_JUDGE,
@@ -100,7 +101,6 @@ T = TypeVar("T")
 MIN_FAIL_FAST_ITEMS = 8
 
 #: Every per-sample status a judge call can end with (``ok`` plus the agent failure kinds).
-STATUSES: tuple[str, ...] = ("ok", "parse_error", "timeout", "refused", "rate_limited", "error")
 
 JudgeMode = Literal["binary", "graded"]
 
@@ -258,7 +258,7 @@ class ScoreBatch:
 
 def _batch_stats(outcomes: Sequence[JudgeOutcome], seconds: float, tb: TieBreakStats | None) -> dict[str, Any]:
     n = len(outcomes)
-    counts = {s: 0 for s in STATUSES}
+    counts: dict[str, int] = {s: 0 for s in STATUSES}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
     ok = counts["ok"]

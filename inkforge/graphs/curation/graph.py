@@ -5,7 +5,7 @@ candidates, lets a positive and a negative critic debate every candidate in para
 decide 0/1 after the debate and a reflector audit the decision, then keeps a candidate finally judged
 good and one judged not good as a preference pair. The state keeps every critique and verdict.
 
-Topology (``mode="write"``; see ``tests/snapshots/curation_write.mmd`` for the exact graph)::
+Topology (``mode="write"``; see ``tests/unit/graphs/snapshots/curation_write.mmd`` for the exact graph)::
 
     START → retrieve ─Send×N→ writer → dispatch_critics ─Send×2N→ positive_critic ┐
                                                                   negative_critic ┴→ dispatch_judge
@@ -88,6 +88,7 @@ from inkforge.agents.registry import get_agent
 from inkforge.agents.writer import format_examples
 from inkforge.core.errors import InputError
 from inkforge.core.io import read_jsonl
+from inkforge.core.tasks import TaskText
 from inkforge.graphs.items import QueryItem
 from inkforge.graphs.runner import Durability, GraphJob, Records, RunReport, arun_graph, run_sync
 
@@ -222,19 +223,20 @@ def _result_record(res: AgentResult[Any]) -> dict[str, Any]:
     return rec
 
 
-def critique_text(output: BaseModel | Mapping[str, Any] | None, language: str = "zh") -> str:
+def critique_text(output: BaseModel | Mapping[str, Any] | None, text: TaskText) -> str:
     """How a critique is shown to the judge and reflector.
 
     ``strengths``/``issues`` items as ``- [dimension/severity] comment`` lines plus ``summary``;
     a schema without those fields is shown as its JSON.
 
     Example:
+        >>> from inkforge.core.tasks import ZH_TEXT
         >>> critique_text({"issues": [{"dimension": "cliche", "comment": "套话", "severity": "low"}],
-        ...                "summary": "略显空泛"})
+        ...                "summary": "略显空泛"}, ZH_TEXT)
         '- [cliche/low] 套话\\n总结：略显空泛'
     """
     if output is None:
-        return "（无）" if language == "zh" else "(none)"
+        return text.none
     data = output.model_dump(mode="json") if isinstance(output, BaseModel) else dict(output)
     lines = []
     for key in ("strengths", "issues"):
@@ -245,7 +247,7 @@ def critique_text(output: BaseModel | Mapping[str, Any] | None, language: str = 
             else:
                 lines.append(f"- {x}")
     if data.get("summary"):
-        lines.append(("总结：" if language == "zh" else "Summary: ") + str(data["summary"]))
+        lines.append(text.summary_label + str(data["summary"]))
     return "\n".join(lines) if lines else json.dumps(data, ensure_ascii=False)
 
 
@@ -410,7 +412,7 @@ def build_curation_graph(runtime: Any, *, writer: AgentDef[Any] | str = WRITER,
         raise InputError(f"unknown mode {mode!r}; choose one of {MODES}", field="mode")
     if n_candidates < 1:
         raise InputError("must be at least 1", field="n_candidates")
-    language = runtime.task.language
+    language = runtime.task.text
     agents: dict[str, Agent[Any]] = {
         "positive_critic": _bind(positive_critic, runtime, "positive_critic"),
         "negative_critic": _bind(negative_critic, runtime, "negative_critic"),
@@ -446,7 +448,7 @@ def build_curation_graph(runtime: Any, *, writer: AgentDef[Any] | str = WRITER,
 
     async def write(task: WriteTask) -> dict[str, Any]:
         res = await agents["writer"].ainvoke(
-            {"query": task["query"], "examples": format_examples(task["examples"])}, sample=task["sample"])
+            {"query": task["query"], "examples": format_examples(task["examples"], runtime.task)}, sample=task["sample"])
         text = getattr(res.output, "text", None) if res.ok else None
         return {"candidates": [{"candidate": task["sample"], "text": text, "source": "writer",
                                 "result": _result_record(res)}]}

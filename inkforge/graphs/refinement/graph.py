@@ -55,7 +55,9 @@ from inkforge.agents.base import AgentResult
 from inkforge.agents.rubric_optimizer import MAX_RULES
 from inkforge.agents.templates import PromptTemplate
 from inkforge.core.errors import FailFastError, InputError
-from inkforge.core.rubric import DEFAULT_RULES, Rubric
+from inkforge.core.io import atomic_write
+from inkforge.core.rubric import Rubric
+from inkforge.core.tasks import TaskSpec
 from inkforge.evaluation import LENGTH_SLICE, judge_report, response_length, validation_metrics
 
 log = logging.getLogger(__name__)
@@ -252,38 +254,6 @@ class AdversarialItem(TypedDict):
 
 # ----------------------------------------------------------------------------------------- helpers
 
-#: Feedback wording per prompt language (ours). Placeholders are filled per item.
-_TEXTS: dict[str, dict[str, str]] = {
-    "zh": {
-        "target_sd": "S_D：质检员的评审准则",
-        "target_sg": "S_G：缺陷生成策略",
-        "fooled": ("质检员漏判：请求「{query}」的作品「{response}」被判为 Good，但其中植入了缺陷：{flaws}。"
-                   "生成者的说明：{explanation}。质检员的理由：{detector_explanation}"),
-        "caught": ("质检员识破了植入的缺陷（{flaws}）。质检员的理由：{detector_explanation}。"
-                   "让缺陷更隐蔽的建议：{suggestion}"),
-        "mistake": ("人工标注为{human}，质检员判为 {verdict}。请求「{query}」，作品「{response}」。"
-                    "误判原因：{diagnosis}。修改建议：{suggestion}"),
-        "good": "好", "bad": "不好",
-    },
-    "en": {
-        "target_sd": "S_D: the judge's rubric",
-        "target_sg": "S_G: the flaw-generation strategy",
-        "fooled": ("The judge was fooled: for the request '{query}' it judged '{response}' Good, but it carries "
-                   "planted flaws: {flaws}. Generator's explanation: {explanation}. Judge's reasoning: "
-                   "{detector_explanation}"),
-        "caught": ("The judge caught the planted flaws ({flaws}). Judge's reasoning: {detector_explanation}. "
-                   "How to make them subtler: {suggestion}"),
-        "mistake": ("Human label: {human}; the judge said {verdict}. Request '{query}', item '{response}'. "
-                    "Diagnosis: {diagnosis}. Suggestion: {suggestion}"),
-        "good": "good", "bad": "not good",
-    },
-}
-
-
-def _texts(language: str) -> dict[str, str]:
-    return _TEXTS.get(language, _TEXTS["en"])
-
-
 def _digest(value: Any) -> str:
     blob = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
@@ -306,21 +276,23 @@ def _failure(res: AgentResult[Any]) -> dict[str, Any]:
     return {"error": res.error, "raw": res.raw}
 
 
-def default_rules(task: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def default_rules(task: TaskSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(S_D, S_G) defaults of a task.
 
     Raises:
-        InputError: The task has no shipped defaults (set ``initial_rubric`` / ``initial_strategy``).
+        InputError: The task has no starting rubric or strategy (set ``initial_rubric`` /
+            ``initial_strategy``).
 
     Example:
-        >>> rubric, strategy = default_rules("greeting")
+        >>> from inkforge.core.tasks import GREETING_TASK
+        >>> rubric, strategy = default_rules(GREETING_TASK)
         >>> len(rubric), len(strategy)
         (6, 5)
     """
-    if task not in DEFAULT_RULES:
-        raise InputError(f"no default rubric/strategy for task {task!r}; set initial_rubric and "
+    if not task.rubric or not task.flaw_strategy:
+        raise InputError(f"no default rubric/strategy for task {task.name!r}; set initial_rubric and "
                          "initial_strategy in the refinement config", field="task")
-    return DEFAULT_RULES[task]
+    return task.rubric, task.flaw_strategy
 
 
 def split_labels(labels: Sequence[dict[str, Any]], val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -434,9 +406,9 @@ def build_judge_refinement_graph(runtime: Any, *, generator: AgentDef[Any] = ADV
 
     cfg = config or RefinementConfig()
     task = runtime.task
-    txt = _texts(task.language)
+    txt = task.text
     if cfg.initial_rubric is None or cfg.initial_strategy is None:
-        d_rubric, d_strategy = default_rules(task.name)
+        d_rubric, d_strategy = default_rules(task)
     init_rubric = list(cfg.initial_rubric or d_rubric)
     init_strategy = list(cfg.initial_strategy or d_strategy)
     gen = generator.bind(runtime)
@@ -446,7 +418,7 @@ def build_judge_refinement_graph(runtime: Any, *, generator: AgentDef[Any] = ADV
     cut = cfg.feedback_chars
 
     def clip(value: Any) -> str:
-        s = "；".join(value) if isinstance(value, list) else str(value or "")
+        s = txt.list_separator.join(value) if isinstance(value, list) else str(value or "")
         return s if len(s) <= cut else s[:cut] + "…"
 
     def capped(rules: list[str]) -> list[str]:
@@ -612,11 +584,11 @@ def build_judge_refinement_graph(runtime: Any, *, generator: AgentDef[Any] = ADV
 
     async def optimize_strategy(state: RefinementState) -> dict[str, Any]:
         recs = sorted((r for r in state.get("adv_results") or [] if r.get("caught") is True), key=lambda r: r["k"])
-        feedback = [txt["caught"].format(flaws=clip(r["planted_flaws"]),
+        feedback = [txt.caught.format(flaws=clip(r["planted_flaws"]),
                                          detector_explanation=clip(r["detector_explanation"]),
                                          suggestion=clip(r["generator_suggestion"] or "—")) for r in recs]
         parent = state["strategy"]
-        res = await opt.ainvoke({"target": txt["target_sg"], "rules": parent, "feedback": feedback,
+        res = await opt.ainvoke({"target": txt.target_strategy, "rules": parent, "feedback": feedback,
                                  "max_rules": cfg.max_rules})
         entry: dict[str, Any] = {"iteration": state["iteration"], "target": "S_G", "kind": "revision",
                                  "sources": ["adversarial"], "feedback": feedback,
@@ -637,7 +609,7 @@ def build_judge_refinement_graph(runtime: Any, *, generator: AgentDef[Any] = ADV
     async def revise_rubric(state: RefinementState, source: str, feedback: list[str]) -> dict[str, Any]:
         # Reflection refines the adversarial phase's candidate when there is one: one proposal per iteration.
         parent = state.get("candidate") or state["rubric"]
-        res = await opt.ainvoke({"target": txt["target_sd"], "rules": parent, "feedback": feedback,
+        res = await opt.ainvoke({"target": txt.target_rubric, "rules": parent, "feedback": feedback,
                                  "max_rules": cfg.max_rules})
         item: dict[str, Any] = {"source": source, "feedback": feedback, "status": res.status}
         upd: dict[str, Any] = {"tokens_used": _tokens(res), "calls": _attempts(res)}
@@ -655,7 +627,7 @@ def build_judge_refinement_graph(runtime: Any, *, generator: AgentDef[Any] = ADV
 
     async def revise_rubric_adversarial(state: RefinementState) -> dict[str, Any]:
         recs = sorted((r for r in state.get("adv_results") or [] if r.get("caught") is False), key=lambda r: r["k"])
-        feedback = [txt["fooled"].format(query=clip(r["query"]), response=clip(r["response"]),
+        feedback = [txt.fooled.format(query=clip(r["query"]), response=clip(r["response"]),
                                          flaws=clip(r["planted_flaws"]), explanation=clip(r["explanation"]),
                                          detector_explanation=clip(r["detector_explanation"])) for r in recs]
         return await revise_rubric(state, "adversarial", feedback)
@@ -708,7 +680,7 @@ def build_judge_refinement_graph(runtime: Any, *, generator: AgentDef[Any] = ADV
     async def revise_rubric_reflection(state: RefinementState) -> dict[str, Any]:
         recs = sorted((r for r in state.get("refl_results") or [] if r.get("reflector_status") == "ok"),
                       key=lambda r: r["i"])
-        feedback = [txt["mistake"].format(human=txt["good"] if r["label"] == 1 else txt["bad"],
+        feedback = [txt.mistake.format(human=txt.good if r["label"] == 1 else txt.bad,
                                           verdict=r["verdict"], query=clip(r["query"]),
                                           response=clip(r["response"]), diagnosis=clip(r["diagnosis"]),
                                           suggestion=clip(r["suggestion"])) for r in recs]
@@ -818,12 +790,6 @@ def thread_id(labels: Sequence[dict[str, Any]], queries: Sequence[str], config: 
     })[:16]
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def _jsonl(rows: Sequence[dict[str, Any]]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
@@ -886,13 +852,13 @@ def write_artifacts(out_dir: str | Path, state: dict[str, Any], *, runtime: Any,
     out.mkdir(parents=True, exist_ok=True)
     rubric = _build_rubric(state, runtime, detector)
     rubric.save(out / "rubric.json")
-    _write_text(out / "history.jsonl", _jsonl(state.get("history") or []))
-    _write_text(out / "hard_negatives.jsonl", _jsonl(state.get("hard_negatives") or []))
+    atomic_write(out / "history.jsonl", _jsonl(state.get("history") or []))
+    atomic_write(out / "hard_negatives.jsonl", _jsonl(state.get("hard_negatives") or []))
     strategy = list(state.get("strategy") or [])
-    _write_text(out / "strategy.json", json.dumps(
+    atomic_write(out / "strategy.json", json.dumps(
         {"rules": strategy, "task": runtime.task.name, "language": runtime.task.language,
          "version": _rules_version(strategy)}, ensure_ascii=False, indent=2))
-    _write_text(out / "summary.json", json.dumps(_summary(state, rubric, runtime, config, tid, finished),
+    atomic_write(out / "summary.json", json.dumps(_summary(state, rubric, runtime, config, tid, finished),
                                                  ensure_ascii=False, indent=2))
     return rubric
 

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from inkforge.core.errors import FailFastError, InputError
-from inkforge.core.rubric import GREETING_FLAW_STRATEGY, GREETING_RUBRIC, Rubric
+from inkforge.core.rubric import Rubric
+from inkforge.core.tasks import GREETING_FLAW_STRATEGY, GREETING_RUBRIC
 from inkforge.evaluation import load_labels
 from inkforge.graphs.refinement import (
     RefinementConfig,

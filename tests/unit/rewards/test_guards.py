@@ -25,7 +25,7 @@ from inkforge.rewards.guards import (
     message_text,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 CORPUS = REPO / "inkforge" / "data" / "attack_corpus.jsonl"
 HUMAN_LABELS = REPO / ".." / "shared" / "data" / "paper" / "human_labels_dev.jsonl"
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from inkforge.agents import AgentDef
 from inkforge.core.errors import InputError
+from inkforge.core.tasks import ZH_TEXT
 from inkforge.graphs.curation import (
     agent_check_node,
     build_curation_graph,
@@ -226,7 +227,7 @@ def test_user_critic_replaces_the_negative_critic(tmp_path: Path) -> None:
     assert r["pairs"][0]["models"]["negative_critic"] == "fake"
     judge_prompts = [c.text for c in fake.calls if c.schema == "JudgeVerdict"]
     assert any('{"score": 3, "notes": ["太空泛"]}' in t for t in judge_prompts)  # no summary: shown as JSON
-    assert critique_text({"score": 3}) == '{"score": 3}'
+    assert critique_text({"score": 3}, ZH_TEXT) == '{"score": 3}'
 
 
 def test_incompatible_replacements_are_refused() -> None:
@@ -355,3 +356,17 @@ def test_killed_and_resumed_run_equals_uninterrupted_run(tmp_path: Path) -> None
         assert lines(name, "resumed") == lines(name, "straight"), name
     resumed_pairs = lines("pairs", "resumed")
     assert len(resumed_pairs) == len(set(resumed_pairs)) > len(partial)  # no duplicates
+
+
+def test_english_task_few_shot_examples_carry_english_labels() -> None:
+    fake = FakeChatModel(responder=fake_curation_responder())
+    rt = Runtime.for_testing(fake, task="poem")
+    corpus = [{"id": "e1", "query": "a poem about rain", "response": "Grey lines of rain stitch the street."},
+              {"id": "e2", "query": "a poem for my sister", "response": "You kept the porch light on for me."}]
+    curate(["a poem about autumn rain"], rt, retriever=KeywordRetriever(corpus), k=2, n_candidates=2,
+           as_records=True)
+    writer_prompts = [c.text for c in fake.calls if c.schema == "WriterOutput"]
+    assert writer_prompts and all("Request: " in p for p in writer_prompts)
+    judge_prompts = [c.text for c in fake.calls if c.schema in ("JudgeVerdict", "ReflectorVerdict")]
+    assert judge_prompts, "the critiques reached the judge"
+    assert not any(zh in p for p in writer_prompts + judge_prompts for zh in ("请求：", "总结：", "（无）"))

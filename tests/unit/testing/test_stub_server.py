@@ -23,7 +23,7 @@ from inkforge.testing.stub import Faults, StubServer, generate_from_schema
 
 pytestmark = pytest.mark.timeout(60)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 # ------------------------------------------------------------------------------------------ models

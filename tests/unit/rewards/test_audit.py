@@ -132,5 +132,5 @@ def test_audit_judge_cli_against_the_stub(stub: Any, tmp_path: Path) -> None:
 
 
 def test_load_labels_of_the_shipped_sample() -> None:
-    rows = load_labels(Path(__file__).resolve().parents[1] / "inkforge" / "data" / "sample_labels.jsonl")
+    rows = load_labels(Path(__file__).resolve().parents[3] / "inkforge" / "data" / "sample_labels.jsonl")
     assert {r["label"] for r in rows} == {0, 1}

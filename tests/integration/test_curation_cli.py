@@ -25,7 +25,7 @@ from inkforge.testing import Faults, StubServer
 
 pytestmark = pytest.mark.timeout(90)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 QUERIES = REPO / "inkforge" / "data" / "sample_queries.txt"
 
 
