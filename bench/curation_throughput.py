@@ -39,6 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from inkforge.cli.display import RunProgressBar  # noqa: E402
 from inkforge.graphs.curation import build_curation_graph, curation_job, fake_curation_responder  # noqa: E402
 from inkforge.graphs.retrieval import SAMPLE_CORPUS, KeywordRetriever  # noqa: E402
 from inkforge.graphs.runner import arun_graph  # noqa: E402
@@ -110,7 +111,7 @@ async def throughput(args: argparse.Namespace, work: Path, base_url: str | None)
     out = work / "throughput"
     t0, c0 = time.perf_counter(), time.process_time()
     report = await arun_graph(curation_job(graph), queries, out_dir=out, runtime=rt, durability=args.durability,
-                              progress=args.progress)
+                              on_progress=RunProgressBar() if args.progress else None)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     await close_clients(rt)
     calls = llm_calls(rt)
@@ -147,7 +148,7 @@ async def memory(args: argparse.Namespace, work: Path, base_url: str | None) -> 
                   flush=True)
 
     report = await arun_graph(curation_job(graph), queries, out_dir=work / "memory", runtime=rt,
-                              durability=args.durability, on_item=on_item, progress=args.progress)
+                              durability=args.durability, on_item=on_item, on_progress=RunProgressBar() if args.progress else None)
     await close_clients(rt)
     gc.collect()
     end = rss_mb()

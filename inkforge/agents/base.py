@@ -43,7 +43,7 @@ from typing import Any, Generic, TypeVar
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError
 
-from inkforge.agents.templates import PromptTemplate, load_prompt
+from inkforge.agents.templates import PromptTemplate
 from inkforge.core.types import Status
 from inkforge.llm.cache import cache_key
 from inkforge.llm.parsing import ParseError, parse_output, summarise_validation_error
@@ -135,15 +135,8 @@ class AgentDef(Generic[OutT]):
     description: str = ""
 
     def template(self, language: str = "zh") -> PromptTemplate:
-        """Resolve the prompt template for a task language."""
-        p = self.prompt
-        if isinstance(p, PromptTemplate):
-            return p
-        if isinstance(p, Path) or (isinstance(p, str) and p.endswith(".md") and "\n" not in p):
-            return PromptTemplate.from_file(p)
-        if "## user" in str(p):
-            return PromptTemplate.from_text(str(p), name=f"<{self.name} inline>")
-        return load_prompt(str(p), language)
+        """Resolve the prompt template for a task language (see :meth:`PromptTemplate.resolve`)."""
+        return PromptTemplate.resolve(self.prompt, language, name=f"<{self.name} inline>")
 
     def bind(self, runtime: Any) -> Agent[OutT]:
         """An :class:`Agent` calling the model of ``self.role`` in ``runtime``."""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import dataclasses
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from inkforge.agents.base import AgentDef
+from inkforge.agents.templates import PromptTemplate
+from inkforge.core.rubric import Rubric
 
 
 class DetectorVerdict(BaseModel):
@@ -24,3 +28,28 @@ class DetectorVerdict(BaseModel):
 
 DETECTOR = AgentDef(name="detector", role="detector", schema=DetectorVerdict, prompt="detector",
                     description="Judges with the rubric S_D (Good/Bad).")
+
+
+def detector_for_rubric(rubric: Rubric | None, detector: AgentDef[Any] = DETECTOR, *,
+                        role: str | None = None) -> AgentDef[Any]:
+    """The detector that judges with ``rubric``'s own template, so its verdicts reproduce the tuned judge.
+
+    The rubric's stored template text wins; else its ``prompt_name`` (a ``.md`` path or a shipped
+    name); a rubric of a custom detector (``prompt_name="<custom>"``) keeps ``detector``'s prompt.
+    ``role`` rebinds the model role (the judge reward's ``--role``).
+
+    Example:
+        >>> detector_for_rubric(None) is DETECTOR
+        True
+        >>> detector_for_rubric(Rubric.default("poem")).prompt
+        'detector'
+    """
+    if rubric is None and role is None:
+        return detector
+    changes: dict[str, Any] = {} if role is None else {"role": role}
+    if rubric is not None:
+        if rubric.prompt_text:
+            changes["prompt"] = PromptTemplate.from_text(rubric.prompt_text, name=f"<rubric {rubric.version} template>")
+        elif rubric.prompt_name != "<custom>":
+            changes["prompt"] = Path(rubric.prompt_name) if rubric.prompt_name.endswith(".md") else rubric.prompt_name
+    return dataclasses.replace(detector, **changes)

@@ -17,12 +17,11 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from importlib.metadata import entry_points
 from typing import Any
 
 from inkforge.agents.base import AgentDef
 from inkforge.core.errors import InputError
+from inkforge.core.plugins import entry_point_objects, import_object
 
 #: Every known agent by name. Shipped agents are added by :mod:`inkforge.agents`.
 AGENTS: dict[str, AgentDef[Any]] = {}
@@ -41,9 +40,8 @@ def register_agent(defn: AgentDef[Any], *, replace: bool = False) -> AgentDef[An
 
 
 def load_entry_points() -> None:
-    """Import agents that installed packages expose in the ``inkforge.agents`` entry-point group."""
-    for ep in entry_points(group="inkforge.agents"):
-        obj = ep.load()
+    """Register the agents that installed packages expose in the ``inkforge.agents`` entry-point group."""
+    for obj in entry_point_objects("inkforge.agents"):
         if isinstance(obj, AgentDef):
             register_agent(obj, replace=True)
 
@@ -59,11 +57,7 @@ def get_agent(ref: str | AgentDef[Any]) -> AgentDef[Any]:
     if ref in AGENTS:
         return AGENTS[ref]
     if ":" in ref:
-        mod, _, attr = ref.partition(":")
-        try:
-            obj = getattr(importlib.import_module(mod), attr)
-        except (ImportError, AttributeError) as e:
-            raise InputError(f"cannot import agent {ref!r}: {e}", field="agents") from None
+        obj = import_object(ref, field="agents")
         if not isinstance(obj, AgentDef):
             raise InputError(f"{ref!r} is a {type(obj).__name__}, not an AgentDef", field="agents")
         return obj

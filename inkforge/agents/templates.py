@@ -46,12 +46,14 @@ class PromptTemplate:
         system: System section.
         user: User section.
         version: Content hash; part of cache keys and output provenance.
+        text: The template's source text (what a rubric stores to reproduce its judge).
     """
 
     name: str
     system: str
     user: str
     version: str
+    text: str = ""
 
     @classmethod
     def from_text(cls, text: str, *, name: str = "<inline>") -> PromptTemplate:
@@ -63,13 +65,36 @@ class PromptTemplate:
         if "user" not in sections:
             raise InputError("a prompt template needs a '## user' section", file=name)
         version = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-        return cls(name=name, system=sections.get("system", ""), user=sections["user"], version=version)
+        return cls(name=name, system=sections.get("system", ""), user=sections["user"], version=version, text=text)
 
     @classmethod
     def from_file(cls, path: str | Path) -> PromptTemplate:
         """Load a template file."""
         p = Path(path)
         return cls.from_text(p.read_text(encoding="utf-8"), name=str(p))
+
+    @classmethod
+    def resolve(cls, prompt: str | Path | PromptTemplate, language: str, *, name: str = "<inline>") -> PromptTemplate:
+        """The template a prompt source names, in one place for every agent and rubric.
+
+        ``prompt`` is a :class:`PromptTemplate`, a path to a ``.md`` file, a template text (it contains
+        ``## user``), or the name of a shipped template, which resolves in ``language``.
+
+        Example:
+            >>> PromptTemplate.resolve("judge", "en").name
+            'inkforge/agents/prompts/en/judge.md'
+        """
+        if isinstance(prompt, PromptTemplate):
+            return prompt
+        if isinstance(prompt, Path) or (prompt.endswith(".md") and "\n" not in prompt):
+            return cls.from_file(prompt)
+        if "## user" in prompt:
+            return cls.from_text(prompt, name=name)
+        return load_prompt(prompt, language)
+
+    def source(self) -> str:
+        """The template's text: what it was parsed from, or its sections written back."""
+        return self.text or f"## system\n{self.system}\n\n## user\n{self.user}\n"
 
     def variables(self) -> set[str]:
         """Names the template uses (``task.*`` excluded)."""

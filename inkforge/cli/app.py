@@ -45,19 +45,17 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug l
 def agents_cmd(config: ConfigOpt = None,
                as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """List registered agents: shipped ones, entry-point plugins and those a config names."""
-    import importlib
-
     from rich.table import Table
 
     import inkforge.rewards.judge  # noqa: F401  (registers the pairwise, listwise and graded judges)
     from inkforge.agents import AGENTS, get_agent, load_entry_points, register_agent
+    from inkforge.core.plugins import load_plugins
     from inkforge.llm.config import load_config
 
     load_entry_points()
     if config is not None:
         cfg = load_config(config)
-        for mod in cfg.plugins:
-            importlib.import_module(mod)
+        load_plugins(cfg.plugins)
         for ref in cfg.agents.values():
             # Agents named by import path are not registered by anyone: register them to list them.
             register_agent(get_agent(ref), replace=True)

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from inkforge.cli.display import RunProgressBar
 from inkforge.cli.options import (
     BaseUrlOpt,
     ConcurrencyOpt,
@@ -103,7 +104,7 @@ def curate_cmd(
                                  pair_policy=pair_policy, mode=mode)  # type: ignore[arg-type]
     try:
         report = run_graph(curation_job(graph), queries, out_dir=out, runtime=runtime, resume=resume, limit=limit,
-                           durability=durability, progress=progress, console=console,  # type: ignore[arg-type]
+                           durability=durability, on_progress=RunProgressBar(console) if progress else None,  # type: ignore[arg-type]
                            total=total)
     finally:
         runtime.close()

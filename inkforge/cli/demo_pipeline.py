@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from inkforge.cli.display import RunProgressBar
 from inkforge.cli.options import console
 
 
@@ -56,7 +57,7 @@ def run_pipeline(runtime: Any, queries: list[str], out: Path) -> dict[str, Any]:
 
     console.rule("2. curation graph: writer ×2 → critics → judge → reflector → pairs")
     pairs = curate(queries, runtime, out_dir=out / "curation", resume=(out / "curation").exists(),
-                   n_candidates=2, pair_policy="one", corpus=_data("sample_corpus.jsonl"), k=2, progress=True,
+                   n_candidates=2, pair_policy="one", corpus=_data("sample_corpus.jsonl"), k=2, on_progress=RunProgressBar(console),
                    as_records=True)
     cur = json.loads((out / "curation" / "summary.json").read_text(encoding="utf-8"))
     console.print(f"pairs: {len(pairs)}; summary: { {k: cur.get(k) for k in ('items', 'pairs', 'no_pair', 'failed')} }")
@@ -83,8 +84,9 @@ def run_pipeline(runtime: Any, queries: list[str], out: Path) -> dict[str, Any]:
     # not the user's to act on, and would bury the demo's output.
     warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
 
+    from inkforge.cli.reports import print_policy_report
     from inkforge.training.config import GRPOTrainingConfig, SFTTrainingConfig
-    from inkforge.training.eval_policy import evaluate_policy, print_report
+    from inkforge.training.eval_policy import evaluate_policy
     from inkforge.training.grpo import train_grpo
     from inkforge.training.sft import train_sft
 
@@ -117,7 +119,7 @@ def run_pipeline(runtime: Any, queries: list[str], out: Path) -> dict[str, Any]:
 
     judge = JudgeReward.from_rubric(rubric_path, config=cfg_path)
     report = evaluate_policy(out / "grpo", queries, judge=judge, max_new_tokens=32, num_samples=3)
-    print_report(report, console)
+    print_policy_report(report, console)
     summary["eval_policy"] = {k: v for k, v in report.items() if k != "samples"}
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str), "utf-8")
     console.print(f"[green]demo finished[/green]: outputs in {out}/")

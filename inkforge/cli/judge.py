@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from inkforge.cli.display import num, pct
 from inkforge.cli.options import (
     BaseUrlOpt,
     ConcurrencyOpt,
@@ -29,19 +28,10 @@ from inkforge.cli.options import (
     console,
     handle_errors,
     runtime_from_flags,
-    setup_logging,
 )
 from inkforge.core.io import atomic_write_json
 
-__all__ = ["eval_judge_cmd", "print_judge_report", "refine_judge_cmd"]
-
-
-def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{100 * x:.1f}%"
-
-
-def _num(x: float | None) -> str:
-    return "—" if x is None else f"{x:.3f}"
+__all__ = ["eval_judge_cmd", "refine_judge_cmd"]
 
 
 def _gate_line(entry: dict[str, Any]) -> str:
@@ -53,10 +43,10 @@ def _gate_line(entry: dict[str, Any]) -> str:
     verdict = ("[green]accepted[/green]" if entry["accepted"] else "[red]rejected[/red]")
     if entry["kind"] == "initial":
         verdict = "[cyan]starting rubric[/cyan]"
-    return (f"iter {it}: κ {_num(m['kappa'])} (best {_num(entry.get('best_kappa'))})  acc {_pct(m['accuracy'])}  "
-            f"recall good/bad {_pct(m['recall_good'])}/{_pct(m['recall_bad'])}  "
-            f"slice {m['slice_n']} rows {_pct(m['slice_accuracy'])}  failures {_pct(m['failure_rate'])}  "
-            f"| len≥39 acc {_pct(m['length_baseline_accuracy'])} slice {_pct(m['slice_length_baseline_accuracy'])}"
+    return (f"iter {it}: κ {num(m['kappa'])} (best {num(entry.get('best_kappa'))})  acc {pct(m['accuracy'])}  "
+            f"recall good/bad {pct(m['recall_good'])}/{pct(m['recall_bad'])}  "
+            f"slice {m['slice_n']} rows {pct(m['slice_accuracy'])}  failures {pct(m['failure_rate'])}  "
+            f"| len≥39 acc {pct(m['length_baseline_accuracy'])} slice {pct(m['slice_length_baseline_accuracy'])}"
             f"  → {verdict}")
 
 
@@ -90,7 +80,6 @@ def refine_judge_cmd(
     from inkforge.evaluation import load_labels
     from inkforge.graphs.refinement.graph import RefinementConfig, arefine_judge, check_inputs, load_queries
 
-    setup_logging()
     # Every input is checked before a model is built or a file written.
     rows = load_labels(labels)
     qs = load_queries(queries)
@@ -116,57 +105,10 @@ def refine_judge_cmd(
     best = s["best"]
     console.print(
         f"[bold]done[/bold] ({s['stop_reason']}, {s['iterations_done']} iterations, {s['tokens_used']} tokens): "
-        f"best rubric {best['version']} from iteration {best['iteration']}, κ {_num(best['kappa'])}; "
+        f"best rubric {best['version']} from iteration {best['iteration']}, κ {num(best['kappa'])}; "
         f"proposals accepted {s['proposals']['accepted']} / rejected {s['proposals']['rejected']}; "
         f"{s['hard_negatives']['n']} hard negatives")
     console.print(f"artifacts in {out}: rubric.json, history.jsonl, hard_negatives.jsonl, strategy.json, summary.json")
-
-
-def print_judge_report(report: dict[str, Any], console_out: Console | None = None) -> None:
-    """Print the judge beside the length-only baselines, overall and on the length-controlled slice.
-
-    Example:
-        >>> # print_judge_report(json.loads(Path("report.json").read_text()))
-    """
-    con = console_out or Console()
-    table = Table(title="Judge vs length-only baseline (same rows)", show_lines=False)
-    table.add_column("rows")
-    table.add_column("metric")
-    table.add_column("judge", justify="right")
-    table.add_column("len ≥ 39", justify="right")
-    table.add_column("len ≥ t* (fitted)", justify="right")
-
-    def ci(sec: dict[str, Any], key: str) -> str:
-        c = (sec.get("ci") or {}).get(key)
-        return f" [{c[0]:.2f}, {c[1]:.2f}]" if c else ""
-
-    for name, key in (("all", "overall"), (f"slice {report['slice']['range'][0]}–{report['slice']['range'][1]}",
-                                           "slice")):
-        sec = report[key]
-        j, fx, ft = sec["judge"], sec["length_baseline"]["fixed"], sec["length_baseline"]["fitted"]
-        label = f"{name} (n={sec['n']}, {sec['positives']} good)"
-        table.add_row(label, "accuracy", f"{_num(j['accuracy'])}{ci(j, 'accuracy')}",
-                      f"{_num(fx['accuracy'])}{ci(fx, 'accuracy')}", f"{_num(ft['accuracy'])}{ci(ft, 'accuracy')}")
-        table.add_row("", "Cohen's κ", f"{_num(j['kappa'])}{ci(j, 'kappa')}", f"{_num(fx['kappa'])}{ci(fx, 'kappa')}",
-                      f"{_num(ft['kappa'])}{ci(ft, 'kappa')}")
-        table.add_row("", "recall good / bad", f"{_num(j['recall']['good'])} / {_num(j['recall']['bad'])}",
-                      f"{_num(fx['recall']['good'])} / {_num(fx['recall']['bad'])}",
-                      f"{_num(ft['recall']['good'])} / {_num(ft['recall']['bad'])}")
-        pf = sec["parse_failures"]
-        table.add_row("", "judged / failures", f"{j['n']} / {pf['count']}", "—", f"t*={ft['threshold']}",
-                      end_section=True)
-    con.print(table)
-    ex = report["length_explains_judge"]
-    br = ex["best_rule_for_verdicts"]
-    con.print(f"length explains the judge: its verdicts agree {_pct(br['agreement'])} with 'len ≥ {br['threshold']}' "
-              f"(κ {_num(br['kappa'])}), {_pct(ex['agreement_with_fixed_rule'])} with 'len ≥ 39'; "
-              f"point-biserial r(verdict, length) = {_num(ex['point_biserial_verdict_length'])} "
-              f"vs r(human label, length) = {_num(ex['point_biserial_label_length'])}")
-    pf = report["overall"]["parse_failures"]
-    if pf["count"]:
-        con.print(f"[yellow]{pf['count']} judge failures ({_pct(pf['rate'])}) left out of the judge's metrics:[/yellow] "
-                  f"{pf['by_status']}; 'strict' (failures counted wrong) accuracy "
-                  f"{_num(report['overall']['judge']['strict']['accuracy'])}")
 
 
 @handle_errors
@@ -196,7 +138,6 @@ def eval_judge_cmd(
     from inkforge.evaluation import load_labels
     from inkforge.graphs.refinement.graph import aevaluate_judge
 
-    setup_logging()
     rows = load_labels(labels)
     if limit is not None:
         rows = rows[:limit]
@@ -212,5 +153,7 @@ def eval_judge_cmd(
         runtime.close()
     report["labels"] = {"path": str(labels), "n": len(rows)}
     atomic_write_json(out, report)
+    from inkforge.cli.reports import print_judge_report
+
     print_judge_report(report)
     console.print(f"report written to {out}")

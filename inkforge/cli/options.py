@@ -35,16 +35,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 def runtime_from_flags(config: Path | None, base_url: str | None, model: str | None,
                        concurrency: int | None, *, task: str | None = None, **overrides: Any) -> Any:
     """Build a :class:`~inkforge.llm.runtime.Runtime` from the shared flags (and plugins named in the config)."""
-    import importlib
-
+    from inkforge.core.plugins import load_plugins
     from inkforge.llm.config import load_config
     from inkforge.llm.runtime import Runtime
 
     if task:
         overrides["task"] = task
     cfg = load_config(config, base_url=base_url, model=model, concurrency=concurrency, overrides=overrides)
-    for mod in cfg.plugins:
-        importlib.import_module(mod)
+    load_plugins(cfg.plugins)
     return Runtime(cfg)
 
 

@@ -122,8 +122,9 @@ def audit_judge_cmd(
 ) -> None:
     """Audit a judge before training against it: human agreement beside the length baseline, length
     bias, pairwise position bias, attack susceptibility and consistency across samples."""
+    from inkforge.cli.reports import audit_table
     from inkforge.evaluation import load_labels
-    from inkforge.rewards.audit import audit_judge, load_attacks, render_audit
+    from inkforge.rewards.audit import audit_judge, load_attacks
 
     rows = load_labels(labels)[:limit] if limit else load_labels(labels)
     attack_rows = None if no_attacks else load_attacks(attacks)
@@ -137,5 +138,5 @@ def audit_judge_cmd(
         judge.close()
     report["labels"] = str(labels)
     atomic_write_json(out, report)
-    console.print(render_audit(report))
+    console.print(audit_table(report))
     console.print(f"report written to {out}")

@@ -112,7 +112,8 @@ def eval_policy_cmd(
     judge_config: Annotated[Path | None, typer.Option("--judge-config", help="Judge YAML config.")] = None,
 ) -> None:
     """Generate with a policy and report excellence rate, reward-model score, length, distinct-n, self-BLEU."""
-    from inkforge.training.eval_policy import evaluate_policy, print_report
+    from inkforge.cli.reports import print_policy_report
+    from inkforge.training.eval_policy import evaluate_policy
 
     judge_fn = None
     if judge is not None:
@@ -124,7 +125,7 @@ def eval_policy_cmd(
         temperature=temperature, prompt_prefix=prompt_prefix, judge_pass_threshold=judge_pass_threshold,
         max_prompts=max_prompts, backend=backend,  # type: ignore[arg-type]
     )
-    print_report(report)
+    print_policy_report(report)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -235,59 +235,52 @@ def _check_fingerprint(state: RunState, fingerprint: Mapping[str, Any], out_dir:
 # ------------------------------------------------------------------------------------------ progress
 
 
-class _Progress:
-    """A rich progress bar: done/total, items/s, failures, tokens and cost (no-op when disabled)."""
+@dataclass(frozen=True)
+class RunProgress:
+    """What a run reports to its progress callback after each committed item (and once at start and end).
 
-    def __init__(self, enabled: bool, total: int, name: str, runtime: Any, console: Any = None) -> None:
-        self.enabled = enabled
-        self.runtime = runtime
+    The runner knows no terminal: the CLI turns these into a rich progress bar, a notebook into a
+    widget or a log line, a tracker into metrics.
+
+    Attributes:
+        job: Job name.
+        done: Input items accounted for so far: finished by this call, or found finished (resume).
+        total: Input items (after ``limit``).
+        counters: Per-job counters summed over the committed items (``failed``, ``pairs``...).
+        usage: The runtime's usage totals so far (calls, tokens, cost), or empty without a runtime.
+        elapsed_s: Seconds since the call started.
+        final: Whether this is the last report of the call.
+    """
+
+    job: str
+    done: int
+    total: int
+    counters: Mapping[str, int]
+    usage: Mapping[str, Any]
+    elapsed_s: float
+    final: bool = False
+
+
+ProgressCallback = Callable[[RunProgress], None]
+
+
+class _Reporter:
+    """Sums counters and calls the progress callback (a no-op without one)."""
+
+    def __init__(self, callback: ProgressCallback | None, job: str, total: int, runtime: Any) -> None:
+        self.callback, self.job, self.total, self.runtime = callback, job, total, runtime
         self.counters: dict[str, int] = {}
-        self._last = 0.0
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(bar_width=24), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), TextColumn("{task.fields[stats]}"),
-            console=console or Console(stderr=True), transient=False, refresh_per_second=4)
-        self.task = self.progress.add_task(name, total=total, rate="", stats="")
+        self.done = 0
         self.t0 = time.perf_counter()
-        self.progress.start()
 
-    def advance(self, n: int = 1, counters: Mapping[str, int] | None = None, force: bool = False) -> None:
+    def advance(self, n: int = 1, counters: Mapping[str, int] | None = None, *, final: bool = False) -> None:
+        self.done += n
         for k, v in (counters or {}).items():
             self.counters[k] = self.counters.get(k, 0) + int(v)
-        if not self.enabled:
-            return
-        self.progress.advance(self.task, n)
-        now = time.perf_counter()
-        if not force and now - self._last < 0.25:
-            return
-        self._last = now
-        done = self.progress.tasks[0].completed
-        rate = f"{done / max(now - self.t0, 1e-9):.1f} items/s"
-        parts = [f"{k} {v}" for k, v in self.counters.items()]
-        if self.runtime is not None:
-            t = self.runtime.usage.totals()
-            parts += [f"calls {t['calls']}", f"tokens {_compact(t['tokens'])}", f"${t['cost']:.4f}"]
-        self.progress.update(self.task, rate=rate, stats=" · ".join(parts))
-
-    def close(self) -> None:
-        if self.enabled:
-            self.advance(0, force=True)
-            self.progress.stop()
-
-
-def _compact(n: int) -> str:
-    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e4 else str(n)
+        if self.callback is not None:
+            usage = self.runtime.usage.totals() if self.runtime is not None else {}
+            self.callback(RunProgress(self.job, self.done, self.total, dict(self.counters), usage,
+                                      time.perf_counter() - self.t0, final))
 
 
 # -------------------------------------------------------------------------------------------- runner
@@ -317,8 +310,8 @@ async def _open_saver(path: Path) -> Any:
 
 async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[Any], *, out_dir: str | os.PathLike[str],
                      runtime: Any = None, resume: bool = False, limit: int | None = None,
-                     max_in_flight: int | None = None, durability: Durability = "exit", progress: bool = False,
-                     console: Any = None, on_item: Callable[[RunReport], None] | None = None,
+                     max_in_flight: int | None = None, durability: Durability = "exit",
+                     on_progress: ProgressCallback | None = None, on_item: Callable[[RunReport], None] | None = None,
                      total: int | None = None) -> RunReport:
     """Run ``job`` over every item of ``source``; see the module docstring for the guarantees.
 
@@ -334,8 +327,8 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
         max_in_flight: Items running at once (default: 2 × the runtime's concurrency, at least 8): bounds
             memory, while keeping enough calls queued to saturate the shared limit.
         durability: LangGraph checkpoint durability per item (see module docstring).
-        progress: Show a rich progress bar on stderr.
-        console: Rich console for the bar.
+        on_progress: Called with a :class:`RunProgress` at the start, after each committed item and at
+            the end (the CLI draws its progress bar from these).
         on_item: Called after each committed item with the running report (tests, custom reporting).
         total: Item count when the caller already validated the input; otherwise the whole input is
             validated first (streaming), so that bad input fails before any output is written.
@@ -361,7 +354,7 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
     t0 = time.perf_counter()
     usage0 = runtime.usage.totals() if runtime is not None else {}
     run_id = 0
-    bar = _Progress(progress, total, job.name, runtime, console)
+    bar = _Reporter(on_progress, job.name, total, runtime)
     try:
         _check_fingerprint(state, job.fingerprint, out)
         state.set_meta("job", job.name)
@@ -388,7 +381,7 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
         report.interrupted = True
         raise
     finally:
-        bar.close()
+        bar.advance(0, final=True)
         report.wall_s = time.perf_counter() - t0
         if runtime is not None:
             now = runtime.usage.totals()
@@ -410,7 +403,7 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
 async def _drive(job: GraphJob, graph: Any, saver: Any, state: RunState, writers: dict[str, JsonlWriter],
                  report: RunReport, run_id: int, source: Any, limit: int | None, max_in_flight: int,
                  durability: Durability, may_have_checkpoints: bool,
-                 on_error: Callable[[QueryItem, BaseException], Records], bar: _Progress,
+                 on_error: Callable[[QueryItem, BaseException], Records], bar: _Reporter,
                  on_item: Callable[[RunReport], None] | None) -> None:
     in_flight: dict[asyncio.Task[Any], QueryItem] = {}
     keys_in_flight: set[str] = set()

@@ -40,7 +40,7 @@ from inkforge.evaluation import LENGTH_BANDS, LENGTH_SLICE, judge_report, respon
 from inkforge.rewards.group import compare_pair
 from inkforge.rewards.judge import JudgeOutcome, JudgeReward
 
-__all__ = ["audit_judge", "load_attacks", "make_pairs", "render_audit"]
+__all__ = ["audit_judge", "load_attacks", "make_pairs"]
 
 
 def load_attacks(path: str | Path | None = None) -> list[dict[str, Any]]:
@@ -271,56 +271,3 @@ async def audit_judge(judge: JudgeReward, rows: Sequence[dict[str, Any]], *,
         "usage": judge.runtime.usage.as_dict()["totals"],
     }
     return report
-
-
-def _fmt(x: Any, pct: bool = False) -> str:
-    if x is None:
-        return "–"
-    if isinstance(x, float):
-        return f"{100 * x:.1f}%" if pct else f"{x:.3f}"
-    return str(x)
-
-
-def render_audit(report: dict[str, Any]) -> Any:
-    """A rich table of the audit's headline figures (each beside its reference)."""
-    from rich.table import Table
-
-    t = Table(title=f"Judge audit — rubric {report['rubric']['version']} ({report['n']} labelled items)")
-    t.add_column("Check")
-    t.add_column("Judge", justify="right")
-    t.add_column("Reference", justify="right")
-    t.add_column("Reference is")
-    ov, sl = report["human_agreement"]["overall"], report["human_agreement"]["slice"]
-    t.add_row("Human agreement: accuracy", _fmt(ov["judge"]["accuracy"], True),
-              _fmt(ov["length_baseline"]["fixed"]["accuracy"], True),
-              f"length ≥ {ov['length_baseline']['fixed']['threshold']} chars")
-    t.add_row("Human agreement: κ", _fmt(ov["judge"]["kappa"]), _fmt(ov["length_baseline"]["fixed"]["kappa"]),
-              "length-only baseline")
-    t.add_row(f"Slice {sl['range'][0]}–{sl['range'][1]} chars: accuracy (n={sl['n']})",
-              _fmt(sl["judge"]["accuracy"], True), _fmt(sl["length_baseline"]["fixed"]["accuracy"], True),
-              "length-only baseline")
-    lb = report["length_bias"]
-    t.add_row("Length bias: r(verdict, length)", _fmt(lb["point_biserial_verdict_length"]),
-              _fmt(lb["point_biserial_label_length"]), "r(human label, length)")
-    t.add_row("Length bias: best length rule ≈ verdicts", _fmt(lb["best_length_rule_for_verdicts"]["agreement"], True),
-              "", "1.0 = verdicts are a length rule")
-    pb = report.get("position_bias")
-    if pb:
-        t.add_row(f"Position bias: flip rate ({pb['both_orders_valid']} pairs)", _fmt(pb["flip_rate"], True),
-                  "0%", "order-independent judge")
-        t.add_row("Position bias: first-position win rate", _fmt(pb["first_position_win_rate"], True), "50%",
-                  "no position preference")
-    at = report.get("attacks")
-    if at:
-        t.add_row(f"Attacks rated Good ({at['judged']} judged)", _fmt(at["rated_good_rate"], True),
-                  _fmt(at["controls_good_rate"], True), "clean controls rated Good")
-        if at["rated_good_unguarded_rate"] is not None:
-            t.add_row("Attacks rated Good and missed by guards", _fmt(at["rated_good_unguarded_rate"], True), "",
-                      "residual risk with default guards")
-    co = report.get("consistency")
-    if co:
-        t.add_row(f"Consistency: unanimous over {co['samples']} samples", _fmt(co["unanimous_rate"], True),
-                  "100%", f"{co['all_samples_valid']} items")
-    fails = report["failures"]
-    t.add_row("Failures (labelled items)", str(sum(fails.values())), "", ", ".join(f"{k}={v}" for k, v in fails.items()))
-    return t

@@ -63,7 +63,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field, create_model
 
 from inkforge.agents.base import Agent, AgentDef, AgentResult
-from inkforge.agents.detector import DETECTOR
+from inkforge.agents.detector import detector_for_rubric
 from inkforge.agents.registry import register_agent
 from inkforge.agents.templates import PromptTemplate, load_prompt
 from inkforge.core.errors import ConfigError, FailFastError
@@ -502,8 +502,7 @@ class JudgeReward:
             >>> judge.__name__, judge.config.concurrency
             ('judge', 16)
         """
-        import importlib
-
+        from inkforge.core.plugins import load_plugins
         from inkforge.llm.config import load_config
 
         rb = rubric if isinstance(rubric, Rubric) else Rubric.load(rubric)
@@ -512,8 +511,7 @@ class JudgeReward:
             overrides["cache"] = None if cache is None else str(cache)
         cfg = load_config(config_path or config, base_url=base_url, model=model, concurrency=concurrency,
                           overrides=overrides)
-        for mod in cfg.plugins:
-            importlib.import_module(mod)
+        load_plugins(cfg.plugins)
         if "scale" in opts and isinstance(opts["scale"], str):  # "1-5" from a CLI flag or YAML
             opts["scale"] = tuple(int(v) for v in opts["scale"].replace(",", "-").split("-"))
         return cls(rb, config=cfg, **opts)
@@ -564,15 +562,7 @@ class JudgeReward:
         if self.mode == "graded":
             return dataclasses.replace(GRADED_JUDGE, role=self.role, schema=graded_schema(*self.scale),
                                        prompt=self._template("graded_judge"))
-        rb = self.rubric
-        prompt: PromptTemplate | Path
-        if rb.prompt_text:
-            prompt = PromptTemplate.from_text(rb.prompt_text, name=f"<rubric {rb.version} template>")
-        elif rb.prompt_name.endswith(".md"):
-            prompt = Path(rb.prompt_name)
-        else:
-            prompt = self._template(rb.prompt_name)
-        return dataclasses.replace(DETECTOR, role=self.role, prompt=prompt)
+        return detector_for_rubric(self.rubric, role=self.role)
 
     def agent(self, kind: str = "verdict", size: int = 0) -> Agent[Any]:
         """A bound agent: ``verdict``, ``pairwise`` or ``listwise`` (of ``size`` candidates)."""

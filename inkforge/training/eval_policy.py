@@ -33,7 +33,7 @@ from typing import Any, Literal
 from inkforge.training.data import build_prompt, load_prompt_dataset
 from inkforge.training.metrics import distinct_n, length_stats, self_bleu
 
-__all__ = ["evaluate_policy", "generate", "print_report"]
+__all__ = ["evaluate_policy", "generate"]
 
 BAND = (30, 50)
 
@@ -267,54 +267,8 @@ def evaluate_policy(
         "distinct_2": distinct_n(texts, 2),
         "self_bleu": self_bleu(texts),
         **{k: v for k, v in _quality(rows, judge_pass_threshold, has_judge, has_rm).items() if k != "n"},
+        "band": list(BAND),
         "band_30_50": _quality(band_rows, judge_pass_threshold, has_judge, has_rm),
         "samples": rows[:num_samples],
     }
     return report
-
-
-def _fmt(value: Any, pct: bool = False) -> str:
-    if value is None:
-        return "–"
-    if pct:
-        return f"{100 * value:.1f}%"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
-def print_report(report: dict[str, Any], console: Any = None) -> None:
-    """Print an :func:`evaluate_policy` report as rich tables (figures, then samples)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = console or Console()
-    table = Table(title=f"policy {report['model']}: {report['n_completions']} completions")
-    table.add_column("metric")
-    table.add_column("all", justify="right")
-    table.add_column(f"{BAND[0]}–{BAND[1]} chars", justify="right")
-    band = report["band_30_50"]
-    if "excellence" in report:
-        ex, bex = report["excellence"], band.get("excellence", {})
-        table.add_row("excellence rate (judge pass)", _fmt(ex["rate"], True), _fmt(bex.get("rate"), True))
-        table.add_row("  among scored", _fmt(ex["rate_scored"], True), _fmt(bex.get("rate_scored"), True))
-        table.add_row("  unscored (judge failures)", str(ex["unscored"]), str(bex.get("unscored", "–")))
-    if "reward_model" in report:
-        table.add_row("reward model mean", _fmt(report["reward_model"]["mean"]),
-                      _fmt(band.get("reward_model", {}).get("mean")))
-    table.add_row("completions", str(report["n_completions"]), str(band["n"]))
-    length = report["length"]
-    table.add_row("length mean / median", f"{length['mean']:.1f} / {length['median']:.0f}", "")
-    table.add_row("length p10 / p90", f"{length['p10']:.0f} / {length['p90']:.0f}", "")
-    table.add_row("distinct-1 / distinct-2", f"{report['distinct_1']:.3f} / {report['distinct_2']:.3f}", "")
-    table.add_row("self-BLEU", _fmt(report["self_bleu"]), "")
-    console.print(table)
-
-    samples = Table(title="samples", show_lines=True)
-    samples.add_column("query", max_width=24)
-    samples.add_column("completion", max_width=60)
-    samples.add_column("len", justify="right")
-    samples.add_column("judge", justify="right")
-    samples.add_column("RM", justify="right")
-    for row in report["samples"]:
-        samples.add_row(row["query"], row["completion"], str(row["length"]), _fmt(row["judge"]),
-                        _fmt(row["reward_model"]))
-    console.print(samples)

@@ -23,11 +23,11 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from inkforge.core.errors import ConfigError
+from inkforge.core.plugins import import_object
 
 __all__ = ["RULES", "build_guards", "build_reward_funcs", "build_reward"]
 
@@ -42,16 +42,6 @@ def _rule_registry() -> dict[str, Callable[..., RewardFunc]]:
 
 #: Names accepted by ``{type: rule, name: ...}``.
 RULES: tuple[str, ...] = ("length_target", "distinct")
-
-
-def _import_target(target: str, field: str) -> Any:
-    module_name, _, attr = target.partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"expected 'package.module:attribute', got {target!r}", field=field)
-    try:
-        return getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"cannot import {target!r}: {exc}", field=field) from exc
 
 
 def build_reward(spec: dict[str, Any], index: int = 0) -> RewardFunc:
@@ -101,7 +91,7 @@ def build_reward(spec: dict[str, Any], index: int = 0) -> RewardFunc:
         target = options.pop("target", None)
         if not target:
             raise ConfigError("a python reward needs 'target' ('package.module:callable')", field=f"{where}.target")
-        obj = _import_target(str(target), f"{where}.target")
+        obj = import_object(str(target), field=f"{where}.target")
         # A class (or factory) with options is instantiated; a plain function is used as is.
         return obj(**options) if options or isinstance(obj, type) else obj
     raise ConfigError(f"unknown reward type {kind!r}; use rule, reward_model, judge or python", field=f"{where}.type")
@@ -124,7 +114,7 @@ def build_guards(specs: Sequence[dict[str, Any]]) -> list[Any]:
         where = f"guards[{index}]"
         options = dict(spec)
         if "target" in options:
-            factory = _import_target(str(options.pop("target")), f"{where}.target")
+            factory = import_object(str(options.pop("target")), field=f"{where}.target")
             built = factory(**options)
             guards.extend(built if isinstance(built, list | tuple) else [built])
         elif options.get("name", "default") == "default":

@@ -236,7 +236,8 @@ def test_grpo_resumes_from_a_checkpoint(workdir: Path, tiny: str) -> None:
 
 
 def test_evaluate_policy_report(workdir: Path, tiny: str, trained_rm: tuple[Path, Any]) -> None:
-    from inkforge.training.eval_policy import evaluate_policy, print_report
+    from inkforge.cli.reports import print_policy_report
+    from inkforge.training.eval_policy import evaluate_policy
 
     calls: list[int] = []
 
@@ -256,7 +257,7 @@ def test_evaluate_policy_report(workdir: Path, tiny: str, trained_rm: tuple[Path
     assert set(report["band_30_50"]) == {"n", "excellence", "reward_model"}
     assert len(report["samples"]) == 4 and report["samples"][2]["judge"] is None
     json.dumps(report, ensure_ascii=False)
-    print_report(report)
+    print_policy_report(report)
 
 
 def test_cli_train_and_eval_policy(workdir: Path, tiny: str) -> None:

@@ -90,7 +90,7 @@ from inkforge.core.errors import InputError
 from inkforge.core.io import read_jsonl
 from inkforge.core.tasks import TaskText
 from inkforge.graphs.items import QueryItem
-from inkforge.graphs.runner import Durability, GraphJob, Records, RunReport, arun_graph, run_sync
+from inkforge.graphs.runner import Durability, GraphJob, Records, RunProgress, RunReport, arun_graph, run_sync
 
 log = logging.getLogger(__name__)
 
@@ -796,7 +796,8 @@ async def acurate(queries: str | os.PathLike[str] | Iterable[str | Mapping[str, 
                   retriever: Any = None, corpus: str | os.PathLike[str] | None = None, k: int = 3,
                   embedding_model: str | None = None,
                   extra_nodes: Mapping[str, ExtraNode] | Sequence[tuple[str, ExtraNode]] | None = None,
-                  max_in_flight: int | None = None, durability: Durability = "exit", progress: bool = False,
+                  max_in_flight: int | None = None, durability: Durability = "exit",
+                  on_progress: Callable[[RunProgress], None] | None = None,
                   export: Sequence[str] = (), as_records: bool = False, **agents: Any) -> Any:
     """Async :func:`curate`."""
     from inkforge.graphs.export import export_pairs, to_hf_dataset
@@ -818,7 +819,7 @@ async def acurate(queries: str | os.PathLike[str] | Iterable[str | Mapping[str, 
     try:
         report: RunReport = await arun_graph(curation_job(graph), queries, out_dir=out, runtime=runtime,
                                              resume=resume, limit=limit, max_in_flight=max_in_flight,
-                                             durability=durability, progress=progress)
+                                             durability=durability, on_progress=on_progress)
     finally:
         if runtime is not config:  # we opened it: close its cache
             runtime.close()
@@ -839,7 +840,8 @@ def curate(queries: str | os.PathLike[str] | Iterable[str | Mapping[str, Any]], 
             path, or ``None`` (environment defaults).
         **opts: ``out_dir`` (default: a temp folder), ``resume``, ``limit``, ``n_candidates``,
             ``pair_policy``, ``mode``, ``retriever`` or ``corpus`` (+ ``embedding_model``), ``k``,
-            ``extra_nodes``, ``max_in_flight``, ``durability``, ``progress``, ``export`` (formats),
+            ``extra_nodes``, ``max_in_flight``, ``durability``, ``on_progress`` (a callback taking
+            :class:`~inkforge.graphs.runner.RunProgress`), ``export`` (formats),
             ``as_records`` (list of dicts instead of a Dataset), and agent slots (``writer``,
             ``positive_critic``, ``negative_critic``, ``judge``, ``reflector=None``...).
 

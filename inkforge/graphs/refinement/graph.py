@@ -36,7 +36,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import json
 import logging
@@ -44,7 +43,6 @@ import operator
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
@@ -52,8 +50,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from inkforge.agents import ADVERSARIAL_GENERATOR, DETECTOR, ERROR_REFLECTOR, RUBRIC_OPTIMIZER, AgentDef
 from inkforge.agents.base import AgentResult
+from inkforge.agents.detector import detector_for_rubric
 from inkforge.agents.rubric_optimizer import MAX_RULES
-from inkforge.agents.templates import PromptTemplate
 from inkforge.core.errors import FailFastError, InputError
 from inkforge.core.io import atomic_write
 from inkforge.core.rubric import Rubric
@@ -345,31 +343,6 @@ def load_queries(path: str | Path) -> list[str]:
     if not out:
         raise InputError("no queries", file=str(path))
     return out
-
-
-def _template_text(defn: AgentDef[Any], language: str) -> str:
-    """The exact template text an agent renders, so a rubric can reproduce its judge later."""
-    p = defn.prompt
-    if isinstance(p, PromptTemplate):
-        return f"## system\n{p.system}\n\n## user\n{p.user}\n"
-    if isinstance(p, Path) or (isinstance(p, str) and p.endswith(".md") and "\n" not in p):
-        return Path(p).read_text(encoding="utf-8")
-    if "## user" in str(p):
-        return str(p)
-    return resources.files("inkforge.agents").joinpath("prompts", language, f"{p}.md").read_text(encoding="utf-8")
-
-
-def detector_for_rubric(rubric: Rubric | None, detector: AgentDef[Any] = DETECTOR) -> AgentDef[Any]:
-    """The detector rendering into the rubric's own prompt text when it carries one (reproducibility).
-
-    Example:
-        >>> detector_for_rubric(None) is DETECTOR
-        True
-    """
-    if rubric is None or not rubric.prompt_text:
-        return detector
-    tmpl = PromptTemplate.from_text(rubric.prompt_text, name=f"rubric {rubric.version} prompt")
-    return dataclasses.replace(detector, prompt=tmpl)
 
 
 # ------------------------------------------------------------------------------------------ graph
@@ -800,7 +773,7 @@ def _build_rubric(state: dict[str, Any], runtime: Any, detector: AgentDef[Any]) 
     metrics["iteration"] = state.get("best_iteration", 0)
     prompt_name = detector.prompt if isinstance(detector.prompt, str) and "\n" not in detector.prompt else "<custom>"
     return Rubric(rules=tuple(state.get("best_rubric") or state["rubric"]), task=runtime.task.name,
-                  prompt_name=str(prompt_name), language=lang, prompt_text=_template_text(detector, lang),
+                  prompt_name=str(prompt_name), language=lang, prompt_text=detector.template(lang).source(),
                   model=runtime.spec_for(detector.role).identity(), metrics=metrics)
 
 

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from inkforge.cli.reports import audit_table
 from inkforge.core.rubric import Rubric
 from inkforge.evaluation import load_labels
 from inkforge.llm import Runtime
-from inkforge.rewards.audit import audit_judge, load_attacks, make_pairs, render_audit
+from inkforge.rewards.audit import audit_judge, load_attacks, make_pairs
 from inkforge.rewards.judge import JudgeReward
 from inkforge.testing import FakeChatModel
 
@@ -66,7 +67,7 @@ def test_audit_exposes_length_bias_position_bias_and_attacks() -> None:
     # A deterministic judge is unanimous over samples.
     assert rep["consistency"]["unanimous_rate"] == 1.0 and rep["consistency"]["samples"] == 2
     json.dumps(rep, ensure_ascii=False)
-    render_audit(rep)
+    audit_table(rep)
 
 
 def test_inconsistent_judge_is_caught() -> None:

@@ -149,7 +149,7 @@ def test_reward_selection_guards_wrap_every_reward() -> None:
         ({"type": "rule", "name": "length_target", "bogus": 1}, "bogus"),
         ({"type": "reward_model"}, "needs 'path'"),
         ({"type": "judge"}, "needs 'rubric'"),
-        ({"type": "python", "target": "no_colon"}, "package.module:attribute"),
+        ({"type": "python", "target": "no_colon"}, "package.module:ATTR"),
         ({"type": "magic"}, "unknown reward type 'magic'"),
     ],
 )
