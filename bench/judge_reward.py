@@ -1,6 +1,6 @@
 """Benchmark: the judge reward's latency against an OpenAI-compatible stub with a fixed round trip.
 
-Three figures, each against the bound it must meet (issue: "Rewards: one judge for every RL trainer"):
+Three figures, each against the bound the judge reward is built to meet:
 
 1. **Batch scoring**: 256 completions at 200 ms per judge call and concurrency 64 take at most
    1.5 × four round trips (4 × 200 ms = the unavoidable time when 64 calls are in flight at once).
@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from inkforge.testing.stub import StubProcess
+from inkforge.testing.stub.server import StubProcess
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

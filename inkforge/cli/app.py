@@ -47,7 +47,6 @@ def agents_cmd(config: ConfigOpt = None,
     """List registered agents: shipped ones, entry-point plugins and those a config names."""
     from rich.table import Table
 
-    import inkforge.rewards.judge  # noqa: F401  (registers the pairwise, listwise and graded judges)
     from inkforge.agents import AGENTS, get_agent, load_entry_points, register_agent
     from inkforge.core.plugins import load_plugins
     from inkforge.llm.config import load_config

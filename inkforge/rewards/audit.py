@@ -21,7 +21,16 @@ rewards besides quality. The audit measures, for one rubric and model:
 Failures are counted per section and never turned into verdicts.
 
 Example:
-    >>> # report = asyncio.run(audit_judge(judge, load_labels("labels.jsonl"), attacks=load_attacks()))
+    >>> import asyncio
+    >>> from inkforge.core.rubric import Rubric
+    >>> from inkforge.llm.runtime import Runtime
+    >>> from inkforge.testing import FakeChatModel
+    >>> always_good = FakeChatModel(responder=lambda m, s: {"explanation": "好", "verdict": "Good"})
+    >>> judge = JudgeReward(Rubric.default("greeting"), runtime=Runtime.for_testing(always_good))
+    >>> rows = [{"query": "生日祝福", "response": "生日快乐！" * k, "label": int(k > 2)} for k in range(1, 7)]
+    >>> report = asyncio.run(audit_judge(judge, rows, pairs=0, samples=1, n_boot=10))
+    >>> report["n"], report["failures"], report["position_bias"]
+    (6, {}, None)
 """
 
 from __future__ import annotations
@@ -38,7 +47,8 @@ from inkforge.core.errors import InputError
 from inkforge.core.io import iter_json_objects
 from inkforge.evaluation import LENGTH_BANDS, LENGTH_SLICE, judge_report, response_length
 from inkforge.rewards.group import compare_pair
-from inkforge.rewards.judge import JudgeOutcome, JudgeReward
+from inkforge.rewards.judge import JudgeReward
+from inkforge.rewards.outcomes import JudgeOutcome
 
 __all__ = ["audit_judge", "load_attacks", "make_pairs"]
 
@@ -148,9 +158,9 @@ def _position(rows: Sequence[dict[str, Any]], pairs: Sequence[tuple[int, int]],
 
 def _attacks(attacks: Sequence[dict[str, Any]], outcomes: Sequence[JudgeOutcome]) -> dict[str, Any]:
     try:
-        from inkforge.rewards.guards.guards import apply_guards, default_guards
+        from inkforge.rewards.guards import apply_guards, default_guards
 
-        guards = {lang: default_guards(lang) for lang in ("zh", "en")}  # type: ignore[arg-type]
+        guards = {lang: default_guards(lang) for lang in ("zh", "en")}
     except Exception:  # noqa: BLE001 - the guards are optional here
         guards = {}
     by: dict[str, dict[str, Any]] = {}

@@ -20,6 +20,9 @@ and ``beta`` the ``tie_break`` strength in ``[0, 1)`` (default ``0.2``). The bon
 verdicts: it only orders those the verdict left tied. A completion whose verdict failed keeps
 ``None``; a failed comparison is skipped (a completion with no valid comparison gets no bonus).
 
+The comparison agents themselves (prompt + schema) are :data:`~inkforge.agents.PAIRWISE_JUDGE` and
+:data:`~inkforge.agents.LISTWISE_JUDGE`; this module holds the tie-break arithmetic and calls.
+
 Example:
     >>> group_spans(["a", "a", "b", "b", "b", "b"], num_generations=2)
     [(0, 2), (2, 4), (4, 6)]
@@ -30,26 +33,20 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, create_model, model_validator
-
-from inkforge.agents.base import Agent, AgentDef
+from inkforge.agents.base import Agent
+from inkforge.agents.listwise_judge import ListwiseRanking
+from inkforge.agents.pairwise_judge import PairwiseVerdict
 
 __all__ = [
-    "LISTWISE_JUDGE",
-    "PAIRWISE_JUDGE",
     "GroupMode",
-    "ListwiseRanking",
-    "PairwiseVerdict",
     "TieBreakStats",
     "compare_pair",
     "group_spans",
-    "listwise_schema",
     "listwise_win_rates",
     "pairwise_win_rates",
     "rank_list",
@@ -57,59 +54,6 @@ __all__ = [
 ]
 
 GroupMode = Literal["pairwise", "listwise"]
-
-
-class PairwiseVerdict(BaseModel):
-    """Compare candidates A and B against the rubric: explain briefly, then name the better one."""
-
-    reason: str = Field(min_length=1)
-    winner: Literal["A", "B", "tie"]
-
-
-class ListwiseRanking(BaseModel):
-    """Rank the candidates against the rubric: explain briefly, then list candidate numbers best first."""
-
-    reason: str = Field(min_length=1)
-    ranking: list[int] = Field(min_length=1, description="Candidate numbers (1-based), best first, each once.")
-
-    @model_validator(mode="after")
-    def _permutation(self) -> ListwiseRanking:
-        # The re-ask signal: a ranking must name every candidate exactly once.
-        if sorted(self.ranking) != list(range(1, len(self.ranking) + 1)):
-            raise ValueError(f"ranking must list each candidate number 1..{len(self.ranking)} exactly once, "
-                             f"got {self.ranking}")
-        return self
-
-
-@functools.lru_cache(maxsize=64)
-def listwise_schema(count: int) -> type[ListwiseRanking]:
-    """A :class:`ListwiseRanking` whose JSON schema fixes the number of candidates to ``count``.
-
-    Structured-output endpoints then emit exactly ``count`` numbers in ``1..count``.
-
-    Example:
-        >>> listwise_schema(3).model_json_schema()["properties"]["ranking"]["maxItems"]
-        3
-    """
-    item = (list[int], Field(min_length=count, max_length=count,
-                             json_schema_extra={"items": {"type": "integer", "minimum": 1, "maximum": count},
-                                                "uniqueItems": True},
-                             description="Candidate numbers (1-based), best first, each exactly once."))
-    model: type[ListwiseRanking] = create_model(  # type: ignore[call-overload]
-        f"ListwiseRanking{count}", __base__=ListwiseRanking, __doc__=ListwiseRanking.__doc__, ranking=item)
-    return model
-
-
-#: Pairwise comparison agent (vars ``query``, ``response_a``, ``response_b``, ``rubric``).
-PAIRWISE_JUDGE: AgentDef[PairwiseVerdict] = AgentDef(
-    name="pairwise_judge", role="detector", schema=PairwiseVerdict, prompt="pairwise_judge",
-    description="Compares two completions with the rubric (A, B or tie); used both ways round.")
-
-#: Listwise ranking agent (vars ``query``, ``candidates`` (list), ``count``, ``rubric``). Bind it with
-#: ``dataclasses.replace(LISTWISE_JUDGE, schema=listwise_schema(k))`` to fix the group size.
-LISTWISE_JUDGE: AgentDef[ListwiseRanking] = AgentDef(
-    name="listwise_judge", role="detector", schema=ListwiseRanking, prompt="listwise_judge",
-    description="Ranks a group of completions with the rubric; used forward and reversed.")
 
 
 def group_spans(keys: Sequence[Hashable], num_generations: int | None = None) -> list[tuple[int, int]]:
@@ -289,8 +233,9 @@ async def tie_break_win_rates(mode: GroupMode, agent: Agent[Any], query: str, te
 
     Args:
         mode: ``pairwise`` or ``listwise``.
-        agent: The bound comparison agent (for listwise, bound with :func:`listwise_schema` of
-            ``len(texts)``).
+        agent: The bound comparison agent: :data:`~inkforge.agents.PAIRWISE_JUDGE`, or
+            :data:`~inkforge.agents.LISTWISE_JUDGE` bound with
+            :func:`~inkforge.agents.listwise_schema` of ``len(texts)``.
         query: The request.
         texts: The tied completions (at least two to compare anything).
         rubric: The rubric rules.

@@ -29,9 +29,16 @@ never degrades training silently:
   private event loop are rebuilt lazily in the copy.
 
 TRL calls reward functions synchronously, sometimes from code that already runs an event loop, so
-the synchronous call runs the scoring on a private event loop thread owned by the reward; inside
-async code await :meth:`JudgeReward.ascore` instead, or use :class:`AsyncJudgeReward`, which TRL
-runs on its own loop concurrently with other async rewards.
+the synchronous call runs the scoring on the reward's own :class:`~inkforge.core.aio.BackgroundLoop`
+(one persistent loop, so HTTP connections are kept alive from step to step); inside async code
+await :meth:`JudgeReward.ascore` instead, or use :class:`AsyncJudgeReward`, which TRL runs on its
+own loop concurrently with other async rewards.
+
+The judge's agents live in :mod:`inkforge.agents` (the detector, and ``graded_judge``,
+``pairwise_judge`` and ``listwise_judge``); what a call returns (:class:`~inkforge.rewards.outcomes.JudgeOutcome`,
+:class:`~inkforge.rewards.outcomes.ScoreBatch`, :func:`~inkforge.rewards.outcomes.impute_failures`)
+in :mod:`inkforge.rewards.outcomes`; the text of prompts and completions comes from
+:mod:`inkforge.core.text`.
 
 Example:
     >>> from inkforge.core.rubric import Rubric
@@ -50,48 +57,29 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
-import functools
 import json
 import logging
 import threading
 import time
 from collections.abc import Coroutine, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field, create_model
-
 from inkforge.agents.base import Agent, AgentDef, AgentResult
 from inkforge.agents.detector import detector_for_rubric
-from inkforge.agents.registry import register_agent
+from inkforge.agents.graded_judge import GRADED_JUDGE, graded_schema
+from inkforge.agents.listwise_judge import LISTWISE_JUDGE, listwise_schema
+from inkforge.agents.pairwise_judge import PAIRWISE_JUDGE
 from inkforge.agents.templates import PromptTemplate, load_prompt
+from inkforge.core.aio import BackgroundLoop
 from inkforge.core.errors import ConfigError, FailFastError
 from inkforge.core.rubric import Rubric
+from inkforge.core.text import completion_text, prompt_query
 from inkforge.core.types import STATUSES
-from inkforge.rewards.group import (
-    LISTWISE_JUDGE,
-    PAIRWISE_JUDGE,
-    GroupMode,
-    TieBreakStats,
-    group_spans,
-    listwise_schema,
-    tie_break_win_rates,
-)
+from inkforge.rewards.group import GroupMode, TieBreakStats, group_spans, tie_break_win_rates
+from inkforge.rewards.outcomes import JudgeOutcome, ScoreBatch, batch_stats
 
-__all__ = [
-    "GRADED_JUDGE",
-    "STATUSES",
-    "AsyncJudgeReward",
-    "GradedVerdict",
-    "JudgeOutcome",
-    "JudgeReward",
-    "ScoreBatch",
-    "completion_text",
-    "graded_schema",
-    "impute_failures",
-    "prompt_query",
-]
+__all__ = ["MIN_FAIL_FAST_ITEMS", "AsyncJudgeReward", "JudgeMode", "JudgeReward"]
 
 log = logging.getLogger(__name__)
 
@@ -100,257 +88,13 @@ T = TypeVar("T")
 #: Fail fast only once this many completions have been scored (one failed call is not a broken judge).
 MIN_FAIL_FAST_ITEMS = 8
 
-#: Every per-sample status a judge call can end with (``ok`` plus the agent failure kinds).
-
 JudgeMode = Literal["binary", "graded"]
-
-
-class GradedVerdict(BaseModel):
-    """Grade the piece against the rubric: explain rule by rule, then give an integer score on the scale."""
-
-    explanation: str = Field(min_length=1)
-    score: int
-
-
-@functools.lru_cache(maxsize=32)
-def graded_schema(low: int, high: int) -> type[GradedVerdict]:
-    """A :class:`GradedVerdict` whose ``score`` must lie in ``[low, high]`` (the re-ask signal).
-
-    Example:
-        >>> graded_schema(1, 5)(explanation="ok", score=4).score
-        4
-    """
-    model: type[GradedVerdict] = create_model(  # type: ignore[call-overload]
-        f"GradedVerdict_{low}_{high}", __base__=GradedVerdict, __doc__=GradedVerdict.__doc__,
-        score=(int, Field(ge=low, le=high, description=f"Integer from {low} (worst) to {high} (best).")))
-    return model
-
-
-#: Graded judge (vars ``query``, ``response``, ``rubric``, ``scale_min``, ``scale_max``). Bind it with
-#: ``dataclasses.replace(GRADED_JUDGE, schema=graded_schema(lo, hi))`` to enforce the scale.
-GRADED_JUDGE: AgentDef[GradedVerdict] = AgentDef(
-    name="graded_judge", role="detector", schema=GradedVerdict, prompt="graded_judge",
-    description="Scores an item with the rubric on an integer scale (graded judge reward).")
-
-for _agent_def in (GRADED_JUDGE, PAIRWISE_JUDGE, LISTWISE_JUDGE):
-    register_agent(_agent_def, replace=True)
-
-
-# --------------------------------------------------------------------------------------------------
-# Inputs
-# --------------------------------------------------------------------------------------------------
-
-
-def _content(content: Any) -> str:
-    if isinstance(content, list):  # content blocks
-        return "".join(str(b.get("text", "")) if isinstance(b, Mapping) else str(b) for b in content)
-    return "" if content is None else str(content)
-
-
-def completion_text(completion: Any) -> str:
-    """The text of a completion in TRL's standard (string) or conversational (messages) format.
-
-    Example:
-        >>> completion_text([{"role": "assistant", "content": "新年快乐！"}])
-        '新年快乐！'
-    """
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, Mapping):
-        return _content(completion.get("content"))
-    parts = [_content(m.get("content")) for m in completion
-             if isinstance(m, Mapping) and m.get("role", "assistant") == "assistant"]
-    return "\n".join(parts)
-
-
-def prompt_query(prompt: Any) -> str:
-    """The request in a prompt: the string itself, or the last user turn of a conversation.
-
-    TRL datasets built by :func:`inkforge.training.data.load_prompt_dataset` also carry a bare
-    ``query`` column, which :class:`JudgeReward` prefers when TRL passes it.
-
-    Example:
-        >>> prompt_query([{"role": "system", "content": "s"}, {"role": "user", "content": "中秋祝福"}])
-        '中秋祝福'
-    """
-    if isinstance(prompt, str):
-        return prompt
-    if isinstance(prompt, Mapping):
-        return _content(prompt.get("content"))
-    users = [m for m in prompt if isinstance(m, Mapping) and m.get("role") == "user"]
-    if users:
-        return _content(users[-1].get("content"))
-    return "\n".join(_content(m.get("content")) for m in prompt if isinstance(m, Mapping))
 
 
 def _group_key(prompt: Any, query: str) -> Hashable:
     if isinstance(prompt, str):
         return (prompt, query)
     return (json.dumps(prompt, ensure_ascii=False, sort_keys=True, default=str), query)
-
-
-# --------------------------------------------------------------------------------------------------
-# Results
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class JudgeOutcome:
-    """The judge's result for one completion.
-
-    Attributes:
-        status: ``ok`` or the failure kind (see :data:`STATUSES`).
-        reward: The reward (``verdict + bonus``), or ``None`` when the verdict failed.
-        verdict: The normalised verdict in ``[0, 1]`` before any tie-break bonus.
-        label: ``"Good"``/``"Bad"`` (binary) or the raw integer score (graded).
-        bonus: Group tie-break bonus added to the verdict (``0.0`` without group mode).
-        win_rate: Win rate among tied group peers (group mode; ``None`` when not compared).
-        cached: The verdict came from the response cache.
-        explanation: The judge's explanation.
-        error: Why it failed.
-        raw: The model's raw answer (kept for failures).
-    """
-
-    status: str
-    reward: float | None = None
-    verdict: float | None = None
-    label: str | int | None = None
-    bonus: float = 0.0
-    win_rate: float | None = None
-    cached: bool = False
-    explanation: str | None = None
-    error: str | None = None
-    raw: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Whether the verdict is valid."""
-        return self.status == "ok"
-
-    def to_record(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return dataclasses.asdict(self)
-
-
-@dataclass
-class ScoreBatch:
-    """Outcomes and statistics of one scoring call.
-
-    Attributes:
-        outcomes: One :class:`JudgeOutcome` per completion, in order.
-        stats: Counts and rates (``n``, ``ok``, ``failed``, ``statuses``, ``<status>_rate``,
-            ``cached_rate``, ``failure_rate``, ``seconds``, ``tie_break``...).
-    """
-
-    outcomes: list[JudgeOutcome]
-    stats: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def rewards(self) -> list[float | None]:
-        """Rewards, ``None`` for failures."""
-        return [o.reward for o in self.outcomes]
-
-    @property
-    def statuses(self) -> list[str]:
-        """Per-sample statuses."""
-        return [o.status for o in self.outcomes]
-
-
-def _batch_stats(outcomes: Sequence[JudgeOutcome], seconds: float, tb: TieBreakStats | None) -> dict[str, Any]:
-    n = len(outcomes)
-    counts: dict[str, int] = {s: 0 for s in STATUSES}
-    for o in outcomes:
-        counts[o.status] = counts.get(o.status, 0) + 1
-    ok = counts["ok"]
-    rewards = [o.reward for o in outcomes if o.reward is not None]
-    stats: dict[str, Any] = {
-        "n": n, "ok": ok, "failed": n - ok, "statuses": {k: v for k, v in counts.items() if v},
-        "cached": sum(o.cached for o in outcomes), "seconds": round(seconds, 4),
-        "failure_rate": (n - ok) / n if n else 0.0,
-        "cached_rate": sum(o.cached for o in outcomes) / n if n else 0.0,
-        "mean_reward": sum(rewards) / len(rewards) if rewards else None,
-    }
-    for status, count in counts.items():
-        stats[f"{status}_rate"] = count / n if n else 0.0
-    if tb is not None:
-        stats["tie_break"] = {"calls": tb.calls, "failed": tb.failed, "cached": tb.cached, "pairs": tb.pairs,
-                              "flips": tb.flips, "flip_rate": tb.flip_rate, "statuses": dict(tb.statuses)}
-    return stats
-
-
-def impute_failures(rewards: Sequence[float | None], keys: Sequence[Hashable] | None = None) -> list[float]:
-    """Numbers for trainers that cannot mask a missing reward (verl, OpenRLHF): the group mean.
-
-    A failed item gets the mean reward of the successful items with the same key (its GRPO group),
-    which gives it zero advantage under group normalisation, the closest a numeric reward gets to
-    TRL's masking; with no successful peer, the mean over the whole batch. This is *not* a verdict:
-    callers report the failure beside it (status, counts) and apply the fail-fast threshold first.
-
-    Args:
-        rewards: Rewards with ``None`` for failures.
-        keys: Group key per item (prompt); ``None`` treats the batch as one group.
-
-    Returns:
-        Rewards with every ``None`` replaced.
-
-    Raises:
-        FailFastError: No item succeeded, so there is nothing to impute from.
-
-    Example:
-        >>> impute_failures([1.0, None, 0.0, 1.0, None], keys=["a", "a", "b", "b", "c"])
-        [1.0, 1.0, 0.0, 1.0, 0.6666666666666666]
-    """
-    keys = list(keys) if keys is not None else [0] * len(rewards)
-    valid = [r for r in rewards if r is not None]
-    if not valid and rewards:
-        raise FailFastError(f"all {len(rewards)} judge calls failed; no reward to impute from")
-    overall = sum(valid) / len(valid) if valid else 0.0
-    by_key: dict[Hashable, list[float]] = {}
-    for k, r in zip(keys, rewards, strict=True):
-        if r is not None:
-            by_key.setdefault(k, []).append(r)
-    out = []
-    for k, r in zip(keys, rewards, strict=True):
-        if r is None:
-            peers = by_key.get(k)
-            r = sum(peers) / len(peers) if peers else overall
-        out.append(float(r))
-    return out
-
-
-# --------------------------------------------------------------------------------------------------
-# The private event loop
-# --------------------------------------------------------------------------------------------------
-
-
-class _LoopThread:
-    """A daemon thread running one event loop, so sync callers can score from inside a running loop.
-
-    One persistent loop (rather than ``asyncio.run`` per call) also keeps the HTTP client and its
-    keep-alive connections across training steps.
-    """
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._main, name="inkforge-judge-loop", daemon=True)
-        self.thread.start()
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        if threading.current_thread() is self.thread:
-            coro.close()
-            raise RuntimeError("synchronous scoring called from the judge's own loop; await ascore() instead")
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
-
-    def close(self) -> None:
-        if self.loop.is_running():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(timeout=5)
-        if not self.loop.is_running():
-            self.loop.close()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -385,15 +129,17 @@ class JudgeReward:
         sample: Sample index of the verdicts (part of the cache key).
         name: Reward name: TRL logs ``rewards/<name>/mean`` and this class ``<name>/ok_rate``...
         transport: ``direct`` (default) calls OpenAI-compatible endpoints through the lean
-            :class:`~inkforge.llm.transport.direct.DirectChatModel` (about 20x less client CPU per call
-            than LangChain's ChatOpenAI, which matters at hundreds of calls per training step);
-            ``langchain`` keeps ChatOpenAI (and LangChain tracing). Local models and specs with
+            :class:`~inkforge.llm.transport.direct.DirectChatModel`, whose per-call client CPU is a
+            fraction of LangChain's ChatOpenAI (it matters at hundreds of calls per training step;
+            ``bench/judge_reward.py`` measures it); ``langchain`` keeps ChatOpenAI (and LangChain
+            tracing). Local models and specs with
             ChatOpenAI-only options always use the foundation's chat model.
 
-    Example:
-        >>> judge = JudgeReward.from_rubric("runs/refine/rubric.json", base_url="http://127.0.0.1:8000/v1",
-        ...                                 model="qwen2.5-7b-instruct", concurrency=64)  # doctest: +SKIP
-        >>> # GRPOTrainer(model=..., reward_funcs=[judge], args=GRPOConfig(...), train_dataset=...)
+    Example::
+
+        judge = JudgeReward.from_rubric("runs/refine/rubric.json", base_url="http://127.0.0.1:8000/v1",
+                                        model="qwen2.5-7b-instruct", concurrency=64)
+        trainer = GRPOTrainer(model=..., reward_funcs=[judge], args=GRPOConfig(...), train_dataset=...)
     """
 
     def __init__(
@@ -459,7 +205,7 @@ class JudgeReward:
     def _init_private(self) -> None:
         self._lock = threading.RLock()
         self._agents: dict[Any, Agent[Any]] = {}
-        self._loop: _LoopThread | None = None
+        self._loop: BackgroundLoop | None = None
         self._direct: Any = None
         self._totals: dict[str, int] = {"n": 0, "ok": 0, "cached": 0, "calls": 0}
         self._recent: collections.deque[bool] = collections.deque(maxlen=self.fail_fast_window)
@@ -673,17 +419,17 @@ class JudgeReward:
         if self.group_mode is not None:
             keys = [_group_key(p, q) for p, q in zip(prompts, qs, strict=True)]
             tb = await self._tie_break(keys, qs, texts, outcomes, s)
-        return ScoreBatch(outcomes, _batch_stats(outcomes, time.perf_counter() - t0, tb))
+        return ScoreBatch(outcomes, batch_stats(outcomes, time.perf_counter() - t0, tb))
 
     def score_batch(self, prompts: Sequence[Any], completions: Sequence[Any], *,
                     queries: Sequence[Any] | None = None, sample: int | None = None) -> ScoreBatch:
-        """Synchronous :meth:`ascore_batch` (runs on the reward's private event loop thread)."""
+        """Synchronous :meth:`ascore_batch`, on the reward's own :class:`~inkforge.core.aio.BackgroundLoop`."""
         return self._run(self.ascore_batch(prompts, completions, queries=queries, sample=sample))
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         with self._lock:
-            if self._loop is None:
-                self._loop = _LoopThread()
+            if self._loop is None or self._loop.closed:
+                self._loop = BackgroundLoop(name="inkforge-judge-loop")
             loop = self._loop
         return loop.run(coro)
 
@@ -793,7 +539,7 @@ class JudgeReward:
                 self._agents.clear()
         if loop is not None:
             if direct is not None:  # sockets belong to the loop: close them on it
-                loop.loop.call_soon_threadsafe(direct.close)
+                loop.call_soon(direct.close)
             loop.close()
         if runtime is not None:
             runtime.close()
@@ -810,7 +556,14 @@ class AsyncJudgeReward(JudgeReward):
     other async reward functions.
 
     Example:
-        >>> # GRPOTrainer(..., reward_funcs=[AsyncJudgeReward.from_rubric("rubric.json", ...), other_async])
+        >>> import asyncio
+        >>> from inkforge.core.rubric import Rubric
+        >>> from inkforge.llm.runtime import Runtime
+        >>> from inkforge.testing import FakeChatModel
+        >>> fake = FakeChatModel(responder=lambda msgs, schema: {"explanation": "空泛", "verdict": "Bad"})
+        >>> judge = AsyncJudgeReward(Rubric.default("greeting"), runtime=Runtime.for_testing(fake))
+        >>> asyncio.run(judge(prompts=["新年祝福"], completions=["新年快乐。"]))
+        [0.0]
     """
 
     async def __call__(  # type: ignore[override]

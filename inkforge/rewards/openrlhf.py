@@ -1,8 +1,8 @@
-"""OpenRLHF adapter: ``reward_func(queries, prompts, labels)`` backed by the inkforge judge.
+"""The file OpenRLHF loads: ``reward_func(queries, prompts, labels)`` backed by the inkforge judge.
 
 OpenRLHF loads a Python file given as ``--remote_rm_url`` and calls its ``reward_func``. Point it
 here and describe the judge with ``INKFORGE_*`` variables (see
-:func:`inkforge.rewards.serving.server.reward_from_env`)::
+:func:`inkforge.rewards.serving.env.reward_from_env`)::
 
     export INKFORGE_RUBRIC=runs/refine/rubric.json INKFORGE_BASE_URL=http://judge:8000/v1 INKFORGE_MODEL=qwen
     python -m openrlhf.cli.train_ppo_ray ... \\
@@ -19,6 +19,9 @@ cannot mask a missing reward: a failed judge call gets its group's mean reward (
 is counted in ``extra_logs["judge_failed"]``; past the failure threshold the call raises
 :class:`~inkforge.core.errors.FailFastError`.
 
+This file is only the entry point; OpenRLHF's request format and the scoring of a batch live in
+:mod:`inkforge.rewards.serving.openrlhf`, shared with the server's ``/get_reward`` endpoint.
+
 Example:
     >>> out = reward_func(["<|im_start|>user\\n生日祝福<|im_end|>\\n<|im_start|>assistant\\n生日快乐！"],
     ...                   ["<|im_start|>user\\n生日祝福<|im_end|>\\n<|im_start|>assistant\\n"], [None])  # doctest: +SKIP
@@ -31,7 +34,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from inkforge.rewards.serving.server import reward_from_env, score_openrlhf
+from inkforge.rewards.serving.env import reward_from_env
+from inkforge.rewards.serving.openrlhf import score_openrlhf
 
 __all__ = ["reward_func"]
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from inkforge.rewards.rules import completion_text
+from inkforge.core.text import completion_text, content_text
 
 __all__ = ["REWARD_MODEL_META", "RewardModelReward", "read_reward_model_meta"]
 
@@ -167,7 +167,8 @@ class RewardModelReward:
         if isinstance(prompt, str):
             prompt_text = self._with_prefix(prompt)
         else:  # a chat prompt scored by a plain-text reward model: its user turns are the prompt
-            prompt_text = self._with_prefix("\n".join(str(m["content"]) for m in prompt if m.get("role") == "user"))
+            prompt_text = self._with_prefix("\n".join(content_text(m.get("content")) for m in prompt
+                                                       if m.get("role") == "user"))
         eos = self._tokenizer.eos_token or ""
         return prompt_text + response + eos
 

@@ -2,6 +2,8 @@
 
 They are small picklable classes (TRL pickles reward functions into dataloader workers and
 multi-process launches), each carrying a ``__name__`` so TRL logs them as ``rewards/<name>/mean``.
+They score the text :func:`inkforge.core.text.completion_text` reads from a completion (the last
+assistant turn of a conversational one, content blocks included).
 
 Example:
     >>> reward = LengthTargetReward(target_chars=10, tolerance=1)
@@ -14,27 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["DistinctReward", "LengthTargetReward", "completion_text"]
+from inkforge.core.text import completion_text
 
-
-def completion_text(completion: str | Sequence[dict[str, Any]]) -> str:
-    """The text of a completion in either of TRL's formats.
-
-    Args:
-        completion: A string (standard format) or a list of messages (conversational format, where
-            the completion is normally one assistant message).
-
-    Returns:
-        The completion's text; for messages, the contents of the assistant turns joined by newlines.
-
-    Example:
-        >>> completion_text([{"role": "assistant", "content": "新年快乐"}])
-        '新年快乐'
-    """
-    if isinstance(completion, str):
-        return completion
-    parts = [str(m.get("content") or "") for m in completion if m.get("role", "assistant") == "assistant"]
-    return "\n".join(parts)
+__all__ = ["DistinctReward", "LengthTargetReward"]
 
 
 class LengthTargetReward:

@@ -1,7 +1,7 @@
-"""verl adapter: the inkforge judge as a verl custom reward function, configured by environment.
+"""The file verl loads: the inkforge judge as a verl custom reward function, configured by environment.
 
 verl loads a reward file by path and calls a named function in it. Point it here and describe the
-judge with ``INKFORGE_*`` variables (see :func:`inkforge.rewards.serving.server.reward_from_env`)::
+judge with ``INKFORGE_*`` variables (see :func:`inkforge.rewards.serving.env.reward_from_env`)::
 
     export INKFORGE_RUBRIC=runs/refine/rubric.json INKFORGE_BASE_URL=http://judge:8000/v1 \\
            INKFORGE_MODEL=qwen2.5-72b-instruct INKFORGE_CONCURRENCY=64
@@ -19,7 +19,7 @@ parquet file), else from ``ground_truth`` (a string, or an object with ``query``
 
 verl has no way to mask a missing reward, so a failed judge call gets the mean reward of the same
 request's other completions (zero advantage under GRPO's group normalisation; see
-:func:`inkforge.rewards.judge.impute_failures`) and is reported as ``judge_failed = 1`` in the
+:func:`inkforge.rewards.outcomes.impute_failures`) and is reported as ``judge_failed = 1`` in the
 returned dict, which verl logs beside ``score``. Failures never become ``0.0``, and past
 ``INKFORGE_MAX_FAILURE_RATE`` the function raises :class:`~inkforge.core.errors.FailFastError`.
 
@@ -36,8 +36,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from inkforge.core.errors import FailFastError
-from inkforge.rewards.judge import impute_failures
-from inkforge.rewards.serving.server import label_query, reward_from_env
+from inkforge.rewards.outcomes import impute_failures
+from inkforge.rewards.serving.env import reward_from_env
+from inkforge.rewards.serving.openrlhf import label_query
 
 __all__ = ["compute_score", "compute_score_batch", "request_of"]
 

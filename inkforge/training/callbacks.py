@@ -31,7 +31,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from inkforge.rewards.rules import completion_text
+from inkforge.core.text import completion_text
 from inkforge.training.metrics import distinct_n
 
 __all__ = ["RewardHackingMonitor"]
@@ -159,7 +159,7 @@ class RewardHackingMonitor(TrainerCallback):
                 metrics["judge_pass_rate"] = passed / len(scores)
                 metrics["judge_unscored"] = (len(scores) - len(valid)) / len(scores)
         if self.guards:
-            from inkforge.rewards.guards.guards import apply_guards
+            from inkforge.rewards.guards import apply_guards
 
             fired = [
                 any(r.triggered for r in apply_guards(p, completion_text(c), self.guards))

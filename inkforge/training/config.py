@@ -209,7 +209,7 @@ class GRPOTrainingConfig(GRPOConfig, InkforgeFields):
         rewards: Reward specs, each ``{type: rule|reward_model|judge, weight: float, ...}`` (see
             :func:`inkforge.training.reward_selection.build_reward_funcs`). TRL sums the weighted
             rewards (``reward_weights``, filled from the specs).
-        guards: Guard specs applied on top of every reward (see :mod:`inkforge.rewards.guards.guards`),
+        guards: Guard specs applied on top of every reward (see :mod:`inkforge.rewards.guards`),
             e.g. ``[{name: default, language: zh}]``.
         guard_mode: How a triggered guard changes a reward (passed to ``GuardedReward``).
         max_prompt_length: Prompts longer than this many tokens (chat template included) are

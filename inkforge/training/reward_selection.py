@@ -8,10 +8,10 @@ A GRPO config lists its rewards as specs; TRL sums them with ``reward_weights``:
       - {type: rule, name: length_target, target: 40, weight: 0.2}        # a shaping rule
       - {type: python, target: "my_pkg.rewards:politeness", weight: 0.5}  # any TRL reward callable
     guards:
-      - {name: default, language: zh}    # inkforge.rewards.guards.guards.default_guards("zh")
+      - {name: default, language: zh}    # inkforge.rewards.guards.default_guards(language="zh")
 
 Every key other than ``type``, ``name`` (for rules), ``weight`` is passed to the reward's
-constructor. Guards wrap every reward (:class:`inkforge.rewards.guards.guards.GuardedReward`), so a
+constructor. Guards wrap every reward (:class:`inkforge.rewards.guards.GuardedReward`), so a
 completion that trips a guard (a refusal, a second greeting, a wrong language...) is handled the same
 way whichever reward scores it.
 
@@ -100,14 +100,14 @@ def build_reward(spec: dict[str, Any], index: int = 0) -> RewardFunc:
 def build_guards(specs: Sequence[dict[str, Any]]) -> list[Any]:
     """Build guard objects from ``guards:`` specs.
 
-    ``{name: default, language: zh}`` expands to :func:`inkforge.rewards.guards.guards.default_guards`;
+    ``{name: default, language: zh}`` expands to :func:`inkforge.rewards.guards.default_guards`;
     ``{target: "pkg.mod:Guard", ...}`` calls the target with the other keys.
 
     Args:
         specs: Guard specs.
 
     Returns:
-        Guard objects for :class:`inkforge.rewards.guards.guards.GuardedReward`.
+        Guard objects for :class:`inkforge.rewards.guards.GuardedReward`.
     """
     guards: list[Any] = []
     for index, spec in enumerate(specs):
@@ -120,7 +120,7 @@ def build_guards(specs: Sequence[dict[str, Any]]) -> list[Any]:
         elif options.get("name", "default") == "default":
             options.pop("name", None)
             try:
-                from inkforge.rewards.guards.guards import default_guards
+                from inkforge.rewards.guards import default_guards
             except ImportError as exc:
                 raise ConfigError(f"guards are unavailable: {exc}", field=where) from exc
             guards.extend(default_guards(**options))
@@ -173,7 +173,7 @@ def build_reward_funcs(
     weights = [float(spec.get("weight", 1.0)) for spec in specs]
     guard_objects = build_guards(guards) if guards else []
     if guard_objects:
-        from inkforge.rewards.guards.guards import GuardedReward
+        from inkforge.rewards.guards import GuardedReward
 
         # GuardedReward names itself guarded_<name>, so TRL logs rewards/guarded_<name>/mean.
         kwargs: dict[str, Any] = {"mode": guard_mode} if guard_mode else {}

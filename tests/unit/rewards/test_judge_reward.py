@@ -11,18 +11,15 @@ from typing import Any
 
 import pytest
 
+from inkforge.agents import LISTWISE_JUDGE, PAIRWISE_JUDGE
 from inkforge.core.errors import FailFastError
 from inkforge.core.rubric import Rubric
+from inkforge.core.text import completion_text, prompt_query
 from inkforge.llm import Runtime
 from inkforge.llm.cache import ResponseCache
-from inkforge.rewards.group import LISTWISE_JUDGE, PAIRWISE_JUDGE, group_spans, listwise_win_rates
-from inkforge.rewards.judge import (
-    AsyncJudgeReward,
-    JudgeReward,
-    completion_text,
-    impute_failures,
-    prompt_query,
-)
+from inkforge.rewards.group import group_spans, listwise_win_rates
+from inkforge.rewards.judge import AsyncJudgeReward, JudgeReward
+from inkforge.rewards.outcomes import impute_failures
 from inkforge.testing import FakeChatModel
 
 RUBRIC = Rubric.default("greeting")
@@ -280,3 +277,13 @@ def test_stats_are_json_ready() -> None:
     judge(prompts=["p"] * 2, completions=["谢谢", "谢谢你"])
     json.dumps(judge.last_stats)
     json.dumps([o.to_record() for o in judge.last_outcomes], ensure_ascii=False)
+
+
+def test_judge_agents_are_registered_without_importing_rewards() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from inkforge.agents import AGENTS; "
+            "print(sorted(n for n in AGENTS if n.endswith('_judge')), 'inkforge.rewards' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['graded_judge', 'listwise_judge', 'pairwise_judge'] False"

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from inkforge.core.errors import ConfigError
-from inkforge.rewards.rules import DistinctReward, LengthTargetReward, completion_text
+from inkforge.core.text import completion_text
+from inkforge.rewards.rules import DistinctReward, LengthTargetReward
 from inkforge.training.config import (
     CONFIG_DIR,
     GRPOTrainingConfig,
@@ -167,7 +168,8 @@ def test_length_target_reward_shape_and_formats() -> None:
     assert reward(prompts=[""] * 5, completions=texts) == [1.0, 1.0, 0.5, -1.0, 1.0]
     chat = [[{"role": "assistant", "content": "好" * 20}]]
     assert reward(prompts=[[{"role": "user", "content": "x"}]], completions=chat) == [1.0]
-    assert completion_text([{"role": "assistant", "content": "a"}, {"role": "assistant", "content": "b"}]) == "a\nb"
+    # Several assistant turns (a tool-using conversation): the answer is the last one.
+    assert completion_text([{"role": "assistant", "content": "a"}, {"role": "assistant", "content": "b"}]) == "b"
     with pytest.raises(ValueError):
         LengthTargetReward(0)
 

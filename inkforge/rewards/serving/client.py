@@ -1,0 +1,117 @@
+"""The client of ``inkforge serve-reward``: a TRL reward function that scores through the server.
+
+Example:
+    >>> reward = RemoteJudgeReward("http://judge-node:8123/get_reward")
+    >>> reward.url, reward.__name__
+    ('http://judge-node:8123', 'judge')
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from inkforge.core.errors import FailFastError
+from inkforge.core.types import STATUSES
+from inkforge.rewards.outcomes import JudgeOutcome, ScoreBatch
+
+__all__ = ["RemoteJudgeReward"]
+
+
+class RemoteJudgeReward:
+    """A TRL reward function that scores through a
+    :class:`~inkforge.rewards.serving.server.RewardServer` (``POST /score``).
+
+    Failures stay ``None``; a server fail-fast (``503``) raises :class:`FailFastError` here, and an
+    unreachable server raises after ``max_retries`` attempts (it is never read as a zero reward).
+
+    Args:
+        url: The server, ``http://host:port`` (a trailing ``/score`` or ``/get_reward`` is accepted).
+        timeout: Seconds per request (a whole batch is scored per request).
+        max_retries: Attempts on connection errors and 5xx other than fail-fast.
+        name: Reward name (TRL logs ``rewards/<name>/mean``; metrics ``<name>/ok_rate``...).
+
+    Example:
+        >>> reward = RemoteJudgeReward("http://judge-node:8123")
+        >>> reward.__name__
+        'judge'
+    """
+
+    def __init__(self, url: str, *, timeout: float = 600.0, max_retries: int = 3, name: str = "judge") -> None:
+        base = url.rstrip("/")
+        for suffix in ("/score", "/get_reward"):
+            if base.endswith(suffix):
+                base = base[: -len(suffix)]
+        self.url = base
+        self.timeout = float(timeout)
+        self.max_retries = int(max_retries)
+        self.__name__ = name
+        self.max_failure_rate = 1.0  # the server applies the threshold
+        self.last_stats: dict[str, Any] = {}
+        self.last_outcomes: list[JudgeOutcome] = []
+
+    def __repr__(self) -> str:
+        return f"RemoteJudgeReward({self.url!r}, name={self.__name__!r})"
+
+    def _post(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        data = json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8")
+        last: Exception | None = None
+        for attempt in range(self.max_retries + 1):
+            req = urllib.request.Request(self.url + path, data=data, method="POST",
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - URL from config
+                    result: dict[str, Any] = json.loads(resp.read().decode("utf-8"))
+                    return result
+            except urllib.error.HTTPError as e:
+                detail = e.read().decode("utf-8", "replace")
+                try:
+                    err = json.loads(detail).get("error", {})
+                except ValueError:
+                    err = {"message": detail}
+                if e.code == 503 and err.get("type") == "fail_fast":
+                    raise FailFastError(f"reward server {self.url}: {err.get('message')}") from None
+                if e.code < 500:
+                    raise ValueError(f"reward server {self.url} rejected the batch ({e.code}): "
+                                     f"{err.get('message', detail)[:500]}") from None
+                last = e
+            except (urllib.error.URLError, OSError, TimeoutError) as e:
+                last = e
+            if attempt < self.max_retries:
+                time.sleep(min(8.0, 0.5 * 2 ** attempt))
+        raise ConnectionError(f"reward server {self.url} unreachable after {self.max_retries + 1} attempts: "
+                              f"{type(last).__name__}: {last}")
+
+    def score_batch(self, prompts: Sequence[Any], completions: Sequence[Any], *,
+                    queries: Sequence[Any] | None = None, sample: int | None = None) -> ScoreBatch:
+        """Score through the server; returns outcomes and the server's batch statistics."""
+        payload: dict[str, Any] = {"prompts": list(prompts), "completions": list(completions)}
+        if queries is not None:
+            payload["query"] = list(queries)
+        out = self._post("/score", payload)
+        outcomes = [JudgeOutcome(status=o["status"], reward=r, verdict=r, label=o.get("label"),
+                                 cached=bool(o.get("cached")), error=o.get("error"))
+                    for r, o in zip(out["rewards"], out["outcomes"], strict=True)]
+        return ScoreBatch(outcomes, out.get("stats", {}))
+
+    def check_failures(self, batch: ScoreBatch) -> None:
+        """No-op: the server already refused a batch over its threshold (``503``)."""
+
+    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+        """Score completions (TRL reward-function signature); ``None`` where the judge failed."""
+        q = kwargs.get("query")
+        batch = self.score_batch(prompts, completions, queries=q if isinstance(q, (list, tuple)) else None)
+        self.last_stats, self.last_outcomes = batch.stats, batch.outcomes
+        log_metric = kwargs.get("log_metric")
+        if callable(log_metric) and batch.stats:
+            for key in (*(f"{s}_rate" for s in STATUSES), "failure_rate", "cached_rate"):
+                if key in batch.stats:
+                    log_metric(f"{self.__name__}/{key}", float(batch.stats[key]))
+        log_extra = kwargs.get("log_extra")
+        if callable(log_extra):
+            log_extra(f"{self.__name__}_status", batch.statuses)
+        return batch.rewards
