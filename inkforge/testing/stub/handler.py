@@ -4,9 +4,12 @@ It serves ``GET /v1/models``, ``GET /v1/models/NAME``, ``GET /health`` and ``POS
 for a `~inkforge.testing.stub.server.StubServer`, which owns the counters and the faults in force;
 replies are built by `inkforge.testing.stub.replies`.
 
-Example::
-
-    server = ConcurrentHTTPServer(("127.0.0.1", 0), StubHandler)  # what StubServer does
+Example:
+    >>> import httpx
+    >>> from inkforge.testing.stub import StubServer
+    >>> with StubServer(models=("judge",)) as server:
+    ...     httpx.get(f"{server.base_url}/models").json()["data"][0]["id"]
+    'judge'
 """
 
 from __future__ import annotations
