@@ -29,6 +29,7 @@ from inkforge.cli.options import (
     setup_logging,
 )
 from inkforge.cli.reward import audit_judge_cmd, serve_reward_cmd
+from inkforge.cli.stub import stub_cmd
 from inkforge.cli.train import eval_policy_cmd, train_app
 
 app = typer.Typer(name="inkforge", no_args_is_help=True, add_completion=False,
@@ -89,20 +90,6 @@ def demo_cmd(
              limit=limit, full=full)
 
 
-@app.command("stub", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def stub_cmd(ctx: typer.Context) -> None:
-    """Serve the OpenAI-compatible stub with fault injection (point agents at it with --base-url).
-
-    Takes the options of ``python -m inkforge.testing.stub.server`` (``--port``, ``--latency``,
-    ``--rate-429``, ``--rate-500``, ``--rate-hang``, ``--rate-malformed``...; ``inkforge stub --help-stub``
-    lists them).
-    """
-    from inkforge.testing.stub.server import main
-
-    args = ["--help" if a == "--help-stub" else a for a in ctx.args]
-    raise typer.Exit(main(args))
-
-
 # Each command module keeps its heavy imports inside the command function, so `inkforge --help` stays fast.
 app.command("curate")(curate_cmd)
 app.command("refine-judge")(refine_judge_cmd)
@@ -110,6 +97,7 @@ app.command("eval-judge")(eval_judge_cmd)
 app.command("audit-judge")(audit_judge_cmd)
 app.command("serve-reward")(serve_reward_cmd)
 app.command("eval-policy")(eval_policy_cmd)
+app.command("stub")(stub_cmd)
 app.add_typer(train_app, name="train", help="Train with TRL: sft | rm | grpo.")
 
 

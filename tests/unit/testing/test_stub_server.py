@@ -1,4 +1,9 @@
-"""Tests for the OpenAI-compatible loopback stub (inkforge.testing.stub.server)."""
+"""Tests for the OpenAI-compatible loopback stub (inkforge.testing.stub): generation, faults, HTTP, CLI.
+
+The behaviour modes (sampling, JSON only when asked, rejected formats, status codes, echo) are tested in
+test_stub_modes.py; the ``inkforge stub`` command and StubProcess in test_stub_cli.py; the agent stack
+against those modes in test_stub_agents.py.
+"""
 
 from __future__ import annotations
 
@@ -403,13 +408,14 @@ def test_stop_closes_keep_alive_connections_and_is_idempotent():
         srv.start()
 
 
-def test_cli_serves_until_interrupted():
+@pytest.mark.parametrize("entry", [["inkforge.cli", "stub"], ["inkforge.testing.stub"]], ids=["cli", "module"])
+def test_cli_serves_until_interrupted(entry):
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "STUB_KEY": "sk-cli"}
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "inkforge.testing.stub.server",
+            *entry,
             "--port",
             "0",
             "--latency",
