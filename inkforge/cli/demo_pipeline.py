@@ -50,7 +50,7 @@ def run_pipeline(runtime: Any, queries: list[str], out: Path) -> dict[str, Any]:
     """Run the stages; returns a summary (also written to ``out/summary.json``)."""
     from inkforge.evaluation import load_labels
     from inkforge.graphs.curation.graph import curate
-    from inkforge.graphs.refinement.graph import RefinementConfig, refine_judge
+    from inkforge.graphs.refinement import RefinementConfig, refine_judge
 
     summary: dict[str, Any] = {}
     cfg_path = _write_config(runtime, out / "inkforge.yaml")
@@ -67,7 +67,7 @@ def run_pipeline(runtime: Any, queries: list[str], out: Path) -> dict[str, Any]:
     labels = load_labels(_data("sample_labels.jsonl"))
     refine_cfg = RefinementConfig(iterations=1, adversarial_batch=2, reflection_batch=4, val_fraction=0.5, seed=0)
     result = refine_judge(runtime, labels, queries, out_dir=out / "judge", config=refine_cfg,
-                          resume=(out / "judge" / "rubric.json").exists())
+                          resume=(out / "judge").exists())
     rubric_path = out / "judge" / "rubric.json"
     console.print(f"rubric {rubric_path} (version {json.loads(rubric_path.read_text('utf-8'))['version']})")
     summary["refinement"] = getattr(result, "summary", None) or str(result)

@@ -62,7 +62,8 @@ def refine_judge_cmd(
     token_budget: Annotated[int | None, typer.Option("--token-budget", min=1, help="Stop once this many tokens are spent.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the split and batch draws.")] = None,
     refine_config: Annotated[Path | None, typer.Option(
-        "--refine-config", help="YAML of refinement settings (batch sizes, tolerance...; see RefinementConfig).")] = None,
+        "--refine-config", help="YAML of refinement settings (batch sizes, tolerance...; see RefinementConfig); "
+        "over the --config file's refinement: section, under the flags.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the checkpointed run of the same inputs.")] = False,
     config: ConfigOpt = None,
     base_url: BaseUrlOpt = None,
@@ -78,21 +79,16 @@ def refine_judge_cmd(
             --iterations 5 --base-url http://localhost:8000/v1 --model qwen2.5-7b-instruct
     """
     from inkforge.evaluation import load_labels
-    from inkforge.graphs.refinement.graph import RefinementConfig, arefine_judge, check_inputs, load_queries
+    from inkforge.graphs.refinement import arefine_judge, check_inputs, load_queries, load_refinement_config
+    from inkforge.llm.config import load_config
 
     # Every input is checked before a model is built or a file written.
     rows = load_labels(labels)
     qs = load_queries(queries)
     flags = {"iterations": iterations, "val_fraction": val_fraction, "patience": patience,
              "token_budget": token_budget, "seed": seed}
-    if refine_config is not None:
-        cfg = RefinementConfig.load(refine_config, flags)
-    else:
-        from inkforge.llm.config import load_config
-
-        # The run config's own `refinement:` section, so one YAML serves every command.
-        section = load_config(config).refinement if config is not None else {}
-        cfg = RefinementConfig.from_dict(section, flags, source=f"{config}: refinement" if config else "<flags>")
+    # One reader, one precedence: flags > --refine-config > the --config file's `refinement:` section.
+    cfg = load_refinement_config(load_config(config) if config is not None else None, refine_config, flags)
     check_inputs(rows, qs, cfg)
     runtime = runtime_from_flags(config, base_url, model, concurrency, task=task)
     try:
@@ -135,8 +131,7 @@ def eval_judge_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from inkforge.core.rubric import Rubric
-    from inkforge.evaluation import load_labels
-    from inkforge.graphs.refinement.graph import aevaluate_judge
+    from inkforge.evaluation import aevaluate_judge, load_labels
 
     rows = load_labels(labels)
     if limit is not None:

@@ -80,6 +80,17 @@ class GraphJob:
         summarize: (out dir, generic summary) → the ``summary.json`` content.
         progress_fields: (records of one item) → counters to add to the progress bar's line.
         mode: Input mode passed to the reader.
+        context: LangGraph run context passed to every invocation (``context=``), for graphs whose
+            nodes take their dependencies from ``runtime.context``.
+        recursion_limit: Supersteps one item may take (LangGraph's ``recursion_limit``).
+        on_step: (item, state) → called after every superstep of an item, the graph then being
+            streamed (``stream_mode="values"``) instead of invoked. Returning ``True`` pauses the item
+            there: it stays unfinished with its checkpoint, and ``resume`` continues it. For jobs of one
+            long item that publish progress as they go.
+        raise_on: Exceptions that stop the run at once instead of becoming failure records: the item
+            stays unfinished with its checkpoint, so ``resume`` continues it from its last saved step.
+        restart_on: Exceptions that stop the run like ``raise_on`` and also drop the item's checkpoint,
+            so that ``resume`` starts it afresh (an error its saved progress would only repeat).
     """
 
     graph: Any
@@ -92,6 +103,11 @@ class GraphJob:
     summarize: Callable[[Path, dict[str, Any]], dict[str, Any]] | None = None
     progress_fields: Callable[[Records], Mapping[str, int]] | None = None
     mode: Mode = "write"
+    context: Any = None
+    recursion_limit: int = 100
+    on_step: Callable[[QueryItem, dict[str, Any]], bool | None] | None = None
+    raise_on: tuple[type[BaseException], ...] = ()
+    restart_on: tuple[type[BaseException], ...] = ()
 
 
 @dataclass
@@ -106,6 +122,7 @@ class RunReport:
         duplicates: Rows identical to an earlier row of the same input (same content hash), skipped.
         resumed: Items continued from a saved checkpoint.
         errors: Items whose graph raised (recorded as failures).
+        paused: Items paused by the job's ``on_step`` (unfinished, resumable).
         records: Lines written by this call, per output.
         wall_s: Wall time of this call.
         interrupted: Whether the call was cancelled (Ctrl-C) before finishing.
@@ -122,6 +139,7 @@ class RunReport:
     duplicates: int = 0
     resumed: int = 0
     errors: int = 0
+    paused: int = 0
     records: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
     interrupted: bool = False
@@ -286,6 +304,10 @@ class _Reporter:
 # -------------------------------------------------------------------------------------------- runner
 
 
+#: What an item paused by ``GraphJob.on_step`` returns instead of a final state.
+_PAUSED: Any = object()
+
+
 def _default_error_records(job: GraphJob) -> Callable[[QueryItem, BaseException], Records]:
     def on_error(item: QueryItem, exc: BaseException) -> Records:
         if "failures" not in job.outputs:
@@ -412,16 +434,30 @@ async def _drive(job: GraphJob, graph: Any, saver: Any, state: RunState, writers
     # --resume once fixed, instead of being recorded as 20,000 final failures.
     held_errors: list[tuple[QueryItem, BaseException]] = []
 
-    async def run_item(item: QueryItem) -> dict[str, Any]:
-        config = {"configurable": {"thread_id": item.key}, "recursion_limit": 100}
+    async def invoke(item: QueryItem, inputs: dict[str, Any] | None, config: dict[str, Any]) -> Any:
+        if job.on_step is None:
+            return await graph.ainvoke(inputs, config, context=job.context, durability=durability)
+        state: dict[str, Any] = {}
+        stream = graph.astream(inputs, config, context=job.context, stream_mode="values", durability=durability)
+        try:
+            async for state in stream:
+                if job.on_step(item, state):
+                    return _PAUSED
+        finally:
+            # Closing the stream cancels work in flight (a pause) before the checkpoint is read again.
+            await stream.aclose()
+        return state
+
+    async def run_item(item: QueryItem) -> Any:
+        config = {"configurable": {"thread_id": item.key}, "recursion_limit": job.recursion_limit}
         if may_have_checkpoints:
             snap = await graph.aget_state(config)
             if snap.values:
                 report.resumed += 1
                 if not snap.next:  # finished but not committed before the stop
                     return dict(snap.values)
-                return await graph.ainvoke(None, config, durability=durability)
-        return await graph.ainvoke(job.to_input(item), config, durability=durability)
+                return await invoke(item, None, config)
+        return await invoke(item, job.to_input(item), config)
 
     def commit(item: QueryItem, records: Records, status: str) -> None:
         for name, recs in records.items():
@@ -439,6 +475,10 @@ async def _drive(job: GraphJob, graph: Any, saver: Any, state: RunState, writers
         item = in_flight.pop(task)
         keys_in_flight.discard(item.key)
         exc = task.exception()
+        if exc is not None and isinstance(exc, job.raise_on + job.restart_on):
+            if isinstance(exc, job.restart_on):
+                await saver.adelete_thread(item.key)
+            raise exc
         if exc is not None:
             log.warning("item %s raised %s: %s", item.id, type(exc).__name__, exc)
             held_errors.append((item, exc))
@@ -447,12 +487,16 @@ async def _drive(job: GraphJob, graph: Any, saver: Any, state: RunState, writers
                     f"{MAX_ERROR_STREAK} items in a row raised; stopping (they stay unfinished and run again on "
                     f"--resume). Last error: {type(exc).__name__}: {exc}") from exc
             return
+        result = task.result()
+        if result is _PAUSED:
+            report.paused += 1
+            return
         for err_item, err in held_errors:
             commit(err_item, on_error(err_item, err), "error")
             report.errors += 1
             await saver.adelete_thread(err_item.key)
         held_errors.clear()
-        records = job.to_records(item, task.result())
+        records = job.to_records(item, result)
         commit(item, records, "ok")
         # The thread is no longer needed once the done row is committed; dropping it keeps the
         # checkpoint file as small as the number of items in flight.
@@ -488,7 +532,7 @@ async def _drive(job: GraphJob, graph: Any, saver: Any, state: RunState, writers
             report.errors += 1
             await saver.adelete_thread(err_item.key)
         held_errors.clear()
-        report.complete = True
+        report.complete = not report.paused
     finally:
         if in_flight:
             # Cancellation (Ctrl-C) or a fail-fast stop: cancel what runs, let LangGraph save each item's

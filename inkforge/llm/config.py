@@ -136,8 +136,10 @@ class InkforgeConfig(BaseModel):
         agents: Graph slot → agent to use there: a registered name or ``"module:ATTR"`` import path
             (e.g. ``{"negative_critic": "mylab.agents:STRICT_CRITIC"}``).
         plugins: Modules imported before the run, where custom agents register themselves.
-        refinement: Settings of the judge-refinement graph (see
-            :class:`inkforge.graphs.refinement.graph.RefinementConfig`), so one YAML serves every command.
+        refinement: Settings of the judge refinement (``RefinementConfig`` fields), so one YAML serves
+            every command. Kept as the raw mapping: this floor cannot know the graphs' settings model.
+            It is validated in one place, :func:`inkforge.graphs.refinement.load_refinement_config`,
+            when ``refine-judge`` (or a Python caller) reads it, with errors naming this file and field.
         source: The file this came from, for error messages.
 
     Example:

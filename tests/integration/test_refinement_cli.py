@@ -150,6 +150,89 @@ def test_input_errors_come_before_any_call_or_output(cmd: str, server: StubServe
     assert server.stats.chat_requests == 0 and not out.exists()
 
 
+def test_a_bad_refinement_section_is_named_before_any_call(server: StubServer, tmp_path: Path) -> None:
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("cache: null\nmodels:\n  default: {max_retries: 0}\nrefinement:\n  val_fraction: 2\n",
+                   encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["refine-judge", "--labels", SAMPLE_LABELS, "--queries", SAMPLE_QUERIES,
+                                      "--out", str(out), "--config", str(cfg), "--base-url", server.base_url,
+                                      "--model", "stub"])
+    assert result.exit_code == 2
+    assert "".join(f"{cfg}: field 'refinement.val_fraction'".split()) in "".join(result.output.split())
+    assert server.stats.chat_requests == 0 and not out.exists()
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "english_poems"
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+
+
+def english_responder(body: dict[str, Any]) -> dict[str, Any] | None:
+    """Every agent of the refinement, answering the English prompts (a Chinese one finds no match)."""
+    name = ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
+    text = _user_text(body)
+    if name == "FlawedSample":
+        return {"response": "Roses are red, the sky is blue,\nhappy day to you.", "planted_flaws": ["stock rhyme"],
+                "explanation": "a nursery cliché dressed up as a poem"}
+    if name == "DetectorVerdict":
+        m = re.search(r"Candidate short poem:\n(.*?)\n\nRubric:", text, re.S)
+        assert m, "not the English detector prompt"
+        return {"explanation": "checked each rule", "verdict": "Good" if len(m.group(1)) >= 90 else "Bad",
+                "generator_suggestion": "hide the cliché inside a concrete detail"}
+    if name == "ErrorDiagnosis":
+        return {"diagnosis": "the rubric rewards length", "suggestion": "judge the images, not the length"}
+    if name == "RubricRevision":
+        current = re.findall(r"^\d+\. (.*)$", text.split("Current rules", 1)[1].split("Feedback from this round")[0],
+                             re.M)
+        tag = hashlib.sha256(text.encode()).hexdigest()[:6]
+        return {"rules": [*current[:9], f"New rule {tag}"], "changes": "merged this round's feedback"}
+    return None
+
+
+def test_refine_and_eval_judge_on_the_english_task(tmp_path: Path) -> None:
+    cfg = tmp_path / "run.yaml"
+    # One YAML for every command: its refinement section, under --refine-config, under the flags.
+    cfg.write_text("cache: null\nconcurrency: 8\nmodels:\n  default: {max_retries: 0, timeout: 20}\n"
+                   "refinement:\n  adversarial_batch: 2\n  reflection_batch: 4\n  patience: 9\n  seed: 3\n",
+                   encoding="utf-8")
+    settings = tmp_path / "refine.yaml"
+    settings.write_text("patience: 5\nseed: 4\n", encoding="utf-8")
+    out = tmp_path / "run"
+    with StubServer(responder=english_responder) as server:
+        flags = ["--config", str(cfg), "--base-url", server.base_url, "--model", "stub", "--task", "poem"]
+        result = CliRunner().invoke(app, ["refine-judge", "--labels", str(EXAMPLE / "labels.jsonl"), "--queries",
+                                          str(EXAMPLE / "queries.txt"), "--out", str(out), "--iterations", "1",
+                                          "--refine-config", str(settings), "--seed", "7", *flags])
+        assert result.exit_code == 0, result.output
+        assert "iter 0" in result.output and "iter 1" in result.output
+        n_refine = len(server.requests)
+        report_path = tmp_path / "report.json"
+        result = CliRunner().invoke(app, ["eval-judge", "--labels", str(EXAMPLE / "labels.jsonl"), "--rubric",
+                                          str(out / "rubric.json"), "--out", str(report_path), "--bootstrap", "0",
+                                          *flags])
+        assert result.exit_code == 0, result.output
+        requests = list(server.requests)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["task"] == "poem" and summary["language"] == "en"
+    settled = summary["config"]
+    assert (settled["adversarial_batch"], settled["reflection_batch"], settled["patience"], settled["seed"],
+            settled["iterations"]) == (2, 4, 5, 7, 1)
+    rubric = Rubric.load(out / "rubric.json")
+    assert rubric.language == "en" and rubric.task == "poem" and not CJK.search(rubric.prompt_text or "")
+    assert json.loads((out / "strategy.json").read_text())["language"] == "en"
+    # Every prompt sent, and every piece of feedback the optimiser got, is English.
+    assert n_refine > 0 and len(requests) == n_refine + 16
+    assert not [r for r in requests if CJK.search(_user_text(r))]
+    history = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines()]
+    feedback = [f for h in history for f in h.get("feedback", [])]
+    feedback += [f for h in history for p in h.get("proposal") or [] for f in p["feedback"]]
+    assert feedback and all(f.startswith(("The judge caught", "The judge was fooled", "Human label: "))
+                            for f in feedback)
+    report = json.loads(report_path.read_text())
+    assert report["overall"]["n"] == 16 and report["rubric"]["task"] == "poem"
+    assert report["rubric"]["version"] == rubric.version and report["overall"]["parse_failures"]["count"] == 0
+
+
 @pytest.mark.paper_data
 def test_eval_judge_on_the_papers_dev_labels(paper_data: Path, server: StubServer, model_flags: list[str],
                                              tmp_path: Path) -> None:

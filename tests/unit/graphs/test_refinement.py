@@ -1,4 +1,4 @@
-"""Judge refinement graph with a scripted fake model: topology, gate, routing, budgets, resume, artifacts."""
+"""Judge refinement with a scripted fake model: topology, nodes, gate, routing, budgets, resume, artifacts, config."""
 
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ from inkforge.core.tasks import GREETING_FLAW_STRATEGY, GREETING_RUBRIC
 from inkforge.evaluation import load_labels
 from inkforge.graphs.refinement import (
     RefinementConfig,
-    aevaluate_judge,
     arefine_judge,
     build_judge_refinement_graph,
     load_queries,
+    load_refinement_config,
+    nodes,
     refine_judge,
+    refinement_context,
     split_labels,
 )
 from inkforge.llm import Runtime
@@ -53,12 +55,13 @@ class Script:
     """A fake world keyed on prompt content.
 
     The detector follows the rubric it is shown: a rule containing ``ORACLE`` makes it agree with the
-    human labels, ``BAD_RULE`` makes it contradict them, ``FAIL_RULE`` makes it answer garbage;
-    otherwise it calls everything of 25+ characters Good (a length judge). The optimiser appends the
-    next rule of ``sd_plan`` to S_D (or ``S_G rule N`` to S_G).
+    human labels, ``BAD_RULE`` makes it contradict them, ``FAIL_RULE`` (or ``broken``, a broken
+    endpoint) makes it answer garbage; otherwise it calls everything of 25+ characters Good (a length
+    judge). The optimiser appends the next rule of ``sd_plan`` to S_D (or ``S_G rule N`` to S_G).
     """
 
     sd_plan: list[str] = field(default_factory=list)
+    broken: bool = False
     long_flaws: bool = False
     crash_on_optimizer_call: int | None = None
     new_rule_first: bool = False
@@ -75,7 +78,7 @@ class Script:
         if name == "DetectorVerdict":
             resp = re.search(r"候选祝福语：\n(.*?)\n\n评审准则：", text, re.S).group(1)  # type: ignore[union-attr]
             rubric = text.split("评审准则：", 1)[1].split("请以 JSON")[0]
-            if "FAIL_RULE" in rubric:
+            if "FAIL_RULE" in rubric or self.broken:
                 return "我觉得还行吧"
             if "ORACLE" in rubric and resp in TRUTH:
                 good = TRUTH[resp] == 1
@@ -200,12 +203,29 @@ def test_parse_failures_count_against_a_candidate(tmp_path: Path) -> None:
 def test_a_broken_endpoint_fails_fast_and_drops_the_checkpoint(tmp_path: Path) -> None:
     script = Script()
     with pytest.raises(FailFastError, match="starting rubric"):
-        refine_judge(fake_runtime(script), LABELS, QUERIES, out_dir=tmp_path,
+        refine_judge(fake_runtime(script), LABELS, QUERIES, out_dir=tmp_path / "rule",
                      config=cfg(initial_rubric=("FAIL_RULE",)))
-    # The failed run does not block a fresh start in the same folder.
+    summary = json.loads((tmp_path / "rule" / "summary.json").read_text())
+    assert summary["status"] == "failed" and "starting rubric" in summary["error"]
+
+    config = cfg(iterations=1)
+    with pytest.raises(FailFastError, match="starting rubric"):
+        refine_judge(fake_runtime(Script(broken=True)), LABELS, QUERIES, out_dir=tmp_path / "run", config=config)
+    # The folder holds a run now: a plain rerun is refused, as for any run (never overwritten by accident).
+    with pytest.raises(InputError, match="--resume"):
+        refine_judge(fake_runtime(Script()), LABELS, QUERIES, out_dir=tmp_path / "run", config=config)
+    # The failed run does not block a fresh start in the same folder: its checkpoint was dropped, so the
+    # still-broken endpoint is asked again (a kept checkpoint would replay the saved failures)...
+    fake = FakeChatModel(responder=Script(broken=True))
+    rt = Runtime.for_testing(fake)
     with pytest.raises(FailFastError):
-        refine_judge(fake_runtime(script), LABELS, QUERIES, out_dir=tmp_path,
-                     config=cfg(initial_rubric=("FAIL_RULE",)))
+        refine_judge(rt, LABELS, QUERIES, out_dir=tmp_path / "run", config=config, resume=True)
+    n_val = len(split_labels(LABELS, config.val_fraction, config.seed)[1])
+    assert len(fake.calls) == n_val * (1 + rt.spec_for("detector").max_reasks)  # each garbage answer re-asked
+    # ...and, once fixed, the run starts afresh from the starting rubric and finishes.
+    res = refine_judge(fake_runtime(Script()), LABELS, QUERIES, out_dir=tmp_path / "run", config=config, resume=True)
+    assert res.summary["status"] == "finished"
+    assert sd_history(res)[0]["kind"] == "initial" and sd_history(res)[0]["metrics"]["failure_rate"] == 0.0
 
 
 # ---------------------------------------------------------------------------------------- routing
@@ -333,7 +353,8 @@ def test_artifacts_have_their_documented_shape(tmp_path: Path) -> None:
     assert [g["iteration"] for g in gates] == [0, 1, 2]
     names = {p.name for p in tmp_path.iterdir()}
     assert {"rubric.json", "history.jsonl", "hard_negatives.jsonl", "strategy.json", "summary.json",
-            "checkpoints.sqlite"} <= names
+            "final_state.jsonl", ".inkforge"} <= names
+    assert (tmp_path / ".inkforge" / "checkpoints.sqlite").is_file()  # the runner's checkpointer
     assert not [n for n in names if n.endswith(".tmp")]
 
     rubric = Rubric.load(tmp_path / "rubric.json")
@@ -358,13 +379,19 @@ def test_artifacts_have_their_documented_shape(tmp_path: Path) -> None:
         assert isinstance(h["rejected"], str) and isinstance(h["caught"], bool)
 
     strategy = json.loads((tmp_path / "strategy.json").read_text())
-    assert strategy["rules"] == res.strategy
+    assert strategy["rules"] == res.strategy and strategy["language"] == "zh"
 
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["stop_reason"] == "iterations"
     assert summary["labels"]["val"] + summary["labels"]["train"] == len(LABELS)
     assert summary["best"]["version"] == rubric.version
     assert summary["length_baseline_val"]["accuracy"] is not None
+    # The runner's part of the summary: one item, the run, finished in one call.
+    assert summary["job"] == "refine-judge" and summary["complete"] is True
+    assert summary["items"]["finished"] == 1 and summary["runs"] == 1
+    assert summary == res.summary
+    final = [json.loads(line) for line in (tmp_path / "final_state.jsonl").read_text().splitlines()]
+    assert len(final) == 1 and final[0]["history"] == res.history
 
 
 # ----------------------------------------------------------------------------------- config, misc
@@ -408,32 +435,21 @@ def test_tasks_without_defaults_need_initial_rules() -> None:
     build_judge_refinement_graph(Runtime.for_testing(FakeChatModel(), task="poem"))  # English defaults ship
 
 
-def test_evaluate_judge_reports_failures_and_uses_the_rubric_prompt() -> None:
-    fake = FakeChatModel(responder=Script())
-    shipped = (resources.files("inkforge.agents") / "prompts" / "zh" / "detector.md").read_text(encoding="utf-8")
-    # A rubric carries the prompt it was tuned with: evaluation renders into that text, not today's file.
-    rubric = Rubric.from_rules(["规则一"], prompt_text=shipped.replace("## user", "MARKER-PROMPT\n\n## user"))
-    report = asyncio.run(aevaluate_judge(Runtime.for_testing(fake), LABELS[:10], rubric, n_boot=50))
-    assert all("MARKER-PROMPT" in c.text for c in fake.calls) and len(fake.calls) == 10
-    assert report["overall"]["n"] == 10 and report["overall"]["parse_failures"]["count"] == 0
-    assert report["rubric"]["version"] == rubric.version and not report["rubric"]["default"]
-    assert len(report["items"]) == 10 and all(i["status"] == "ok" for i in report["items"])
-    assert "length_baseline" in report["overall"] and "length_explains_judge" in report
-
-    rep2 = asyncio.run(aevaluate_judge(fake_runtime(Script()), LABELS[:6], Rubric.from_rules(["FAIL_RULE"]), n_boot=0))
-    assert rep2["overall"]["parse_failures"]["count"] == 6 and rep2["overall"]["judge"]["n"] == 0
-    assert all(i["verdict"] is None and i["status"] == "parse_error" and i["raw"] for i in rep2["items"])
-
-
 def test_resume_without_a_checkpoint_starts_fresh(tmp_path: Path) -> None:
     res = asyncio.run(arefine_judge(fake_runtime(Script()), LABELS, QUERIES, out_dir=tmp_path,
                                     config=cfg(iterations=0), resume=True))
     assert res.summary["status"] == "finished"
 
 
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+
+
 def test_english_task_runs_end_to_end(tmp_path: Path) -> None:
+    prompts: list[str] = []
+
     def answer(messages: list[Any], schema: Any) -> Any:
         text = "\n".join(str(m.content) for m in messages)
+        prompts.append(text)
         name = _schema_name(schema)
         if name == "FlawedSample":
             return {"response": "Roses are red, skies are blue.", "planted_flaws": ["cliché"], "explanation": "stock"}
@@ -447,12 +463,171 @@ def test_english_task_runs_end_to_end(tmp_path: Path) -> None:
 
     rows = [{"query": f"a poem about {w}", "response": r, "label": lab}
             for w, r, lab in [("rain", "Rain taps the tin roof; my father's boots dry by the stove.", 1),
-                              ("sea", "The sea is big and blue and nice.", 0),
+                              ("sea", "The sea is big and blue and nice and very, very wide.", 0),  # misjudged
                               ("moon", "Moon, you old coin, spent on every lover.", 1),
                               ("love", "Love is a flower that blooms in the heart forever and ever.", 0),
                               ("city", "Neon hums; a cat owns the fire escape.", 1),
                               ("time", "Time flies like an arrow, waits for no one.", 0)]]
-    res = refine_judge(Runtime.for_testing(FakeChatModel(responder=answer), task="poem"), rows,
-                       ["a poem about snow"], out_dir=tmp_path, config=cfg(iterations=1, val_fraction=0.5))
+    rt = Runtime.for_testing(FakeChatModel(responder=answer), task="poem")
+    res = refine_judge(rt, rows, ["a poem about snow"], out_dir=tmp_path, config=cfg(iterations=1, val_fraction=0.5))
     assert res.rubric.language == "en" and res.summary["iterations_done"] == 1
     assert res.hard_negatives[0]["rejected"] == "Roses are red, skies are blue."
+    # Every prompt and every piece of optimiser feedback is English: the task's strings, no Chinese.
+    assert prompts and not [p for p in prompts if CJK.search(p)]
+    sg = [h for h in res.history if h["target"] == "S_G"]
+    assert sg and all(f.startswith("The judge caught the planted flaws") for f in sg[0]["feedback"])
+    proposals = [p for h in sd_history(res) for p in h["proposal"]]
+    assert {p["source"] for p in proposals} == {"reflection"}
+    assert all(f.startswith("Human label: ") for p in proposals for f in p["feedback"])
+    assert not [f for h in res.history for f in h.get("feedback", []) if CJK.search(f)]
+    # The starting rules are the task's own, and the artifacts say which language they are in.
+    from inkforge.core.tasks import POEM_TASK
+
+    assert sd_history(res)[0]["rules"] == list(POEM_TASK.rubric)
+    assert Rubric.load(tmp_path / "rubric.json").language == "en"
+    assert json.loads((tmp_path / "strategy.json").read_text())["language"] == "en"
+    assert json.loads((tmp_path / "summary.json").read_text())["language"] == "en"
+
+
+# ------------------------------------------------------------------------------- nodes and context
+
+
+def test_nodes_are_module_functions_that_read_the_run_context() -> None:
+    from langgraph.runtime import Runtime as GraphRuntime
+
+    rt = fake_runtime(Script())
+    run = GraphRuntime(context=refinement_context(rt, config=cfg(initial_rubric=("ORACLE rule",))))
+    start = nodes.setup({"labels": LABELS, "queries": QUERIES}, run)
+    assert start["rubric"] == ["ORACLE rule"] and start["strategy"] == list(GREETING_FLAW_STRATEGY)
+    assert (start["train"], start["val"]) == split_labels(LABELS, 0.3, seed=0)
+
+    async def validate_all() -> list[dict[str, Any]]:
+        outs = await asyncio.gather(*(nodes.validate_item(
+            {"i": i, "query": LABELS[i]["query"], "response": LABELS[i]["response"], "label": LABELS[i]["label"],
+             "rules": start["rubric"]}, run) for i in start["val"]))
+        assert all(o["calls"] == 1 and o["tokens_used"] == 15 for o in outs)
+        return [o["val_results"][0] for o in outs]
+
+    recs = asyncio.run(validate_all())
+    assert [r["pred"] for r in recs] == [LABELS[i]["label"] for i in start["val"]]  # the ORACLE rule was used
+    state = {**start, "labels": LABELS, "val_results": recs, "tokens_used": 180}
+    gate = nodes.gate(state, run)  # type: ignore[arg-type]
+    entry = gate["history"][0]
+    assert entry["kind"] == "initial" and entry["metrics"]["kappa"] == 1.0 and entry["stop"] is None
+    # The gate's budgets are the context's: the same state stops under another config.
+    low = GraphRuntime(context=refinement_context(rt, config=cfg(initial_rubric=("ORACLE rule",), token_budget=100)))
+    assert nodes.gate(state, low)["stop_reason"] == "token_budget"  # type: ignore[arg-type]
+    # Routers are plain functions of the state.
+    assert nodes.after_gate({"stop_reason": None}) == "plan" and nodes.after_gate({"stop_reason": "x"}) == "finish"
+
+
+def test_the_graph_without_its_context_says_what_is_missing() -> None:
+    graph = build_judge_refinement_graph(fake_runtime(Script()), config=cfg())
+    with pytest.raises(TypeError, match="context=refinement_context"):
+        asyncio.run(graph.ainvoke({"labels": LABELS, "queries": QUERIES}))
+
+
+def test_the_context_clips_feedback_and_caps_rules() -> None:
+    ctx = refinement_context(fake_runtime(Script()), config=cfg(feedback_chars=20, max_rules=2))
+    assert ctx.clip("x" * 30) == "x" * 20 + "…" and ctx.clip(["a", "b"]) == "a；b" and ctx.clip(None) == ""
+    assert ctx.capped(["1", "2", "3"]) == ["1", "2"]
+    poem = refinement_context(Runtime.for_testing(FakeChatModel(), task="poem"))
+    assert poem.clip(["a", "b"]) != "a；b" and not CJK.search(poem.text.target_rubric)
+
+
+# ------------------------------------------------------------------------------- through the runner
+
+
+def test_a_run_goes_through_the_runner_with_its_resume_rules_and_progress(tmp_path: Path) -> None:
+    from inkforge.graphs.runner import RunProgress
+
+    progress: list[RunProgress] = []
+    config = cfg(iterations=1)
+    part = refine_judge(fake_runtime(Script()), LABELS, QUERIES, out_dir=tmp_path, config=config, max_steps=3,
+                        on_progress=progress.append)
+    assert (tmp_path / ".inkforge" / "run.sqlite").is_file()
+    assert part.summary["status"] == "running" and part.summary["complete"] is False
+    assert progress[-1].final and progress[-1].job == "refine-judge" and (progress[-1].done, progress[-1].total) == (0, 1)
+    # Resuming with other settings is refused by the runner's fingerprint check, naming what changed.
+    with pytest.raises(InputError, match="config") as err:
+        refine_judge(fake_runtime(Script()), LABELS, QUERIES, out_dir=tmp_path, config=cfg(iterations=2), resume=True)
+    assert err.value.field == "--resume"
+
+    done = refine_judge(fake_runtime(Script()), LABELS, QUERIES, out_dir=tmp_path, config=config, resume=True,
+                        on_progress=progress.append)
+    assert done.summary["status"] == "finished" and done.summary["this_run"]["resumed_from_checkpoint"] == 1
+    assert progress[-1].final and progress[-1].done == 1
+    # A finished run resumed is a no-op that still returns its result (final_state.jsonl).
+    fake = FakeChatModel()  # unscripted: any model call would raise
+    again = refine_judge(Runtime.for_testing(fake), LABELS, QUERIES, out_dir=tmp_path, config=config, resume=True)
+    assert fake.calls == []
+    assert (again.history, again.rubric, again.strategy) == (done.history, done.rubric, done.strategy)
+    assert again.state["tokens_used"] == done.state["tokens_used"]
+    assert again.summary["status"] == "finished" and again.summary["this_run"]["skipped_done"] == 1
+    assert again.summary["runs"] == 3 and again.summary["best"] == done.summary["best"]
+
+
+def test_gate_lines_are_not_repeated_on_resume(tmp_path: Path) -> None:
+    config = cfg(iterations=2, adversarial=False)
+    first: list[int] = []
+    refine_judge(fake_runtime(Script(sd_plan=["ORACLE"])), LABELS, QUERIES, out_dir=tmp_path, config=config,
+                 max_steps=8, on_gate=lambda e: first.append(e["iteration"]))
+    rest: list[int] = []
+    script = Script(sd_plan=["ORACLE"])
+    script.optimizer_calls = ["S_D"] * sum(1 for i in first if i > 0)
+    res = refine_judge(fake_runtime(script), LABELS, QUERIES, out_dir=tmp_path, config=config, resume=True,
+                       on_gate=lambda e: rest.append(e["iteration"]))
+    assert first and rest and first + rest == [0, 1, 2] and [h["iteration"] for h in sd_history(res)] == [0, 1, 2]
+
+
+# -------------------------------------------------------------------------------------- settings
+
+
+def test_one_reader_for_the_settings_with_documented_precedence(tmp_path: Path) -> None:
+    from inkforge.llm import load_config
+
+    run_yaml = tmp_path / "run.yaml"
+    run_yaml.write_text("models:\n  default: {model: m}\nrefinement:\n  iterations: 2\n  patience: 4\n  seed: 5\n",
+                        encoding="utf-8")
+    refine = tmp_path / "refine.yaml"
+    refine.write_text("patience: 6\nadversarial_batch: 3\n", encoding="utf-8")
+    run = load_config(run_yaml)
+    # flags > --refine-config > the run config's section > defaults, field by field; a None flag is unset.
+    c = load_refinement_config(run, refine, {"seed": 9, "iterations": None})
+    assert (c.iterations, c.patience, c.adversarial_batch, c.seed, c.reflection_batch) == (2, 6, 3, 9, 16)
+    assert load_refinement_config(run) == RefinementConfig(iterations=2, patience=4, seed=5)
+    assert load_refinement_config() == RefinementConfig()
+    # A run configuration given as --refine-config: its section is read, the rest belongs to --config.
+    assert load_refinement_config(file=run_yaml) == load_refinement_config(run)
+    # The old entry points are the same reader.
+    assert RefinementConfig.load(refine, {"seed": 9}) == load_refinement_config(file=refine, flags={"seed": 9})
+
+    # Errors name the file the bad value came from, and the field as written there.
+    bad = tmp_path / "bad_run.yaml"
+    bad.write_text("models:\n  default: {model: m}\nrefinement:\n  val_fraction: 1.5\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_refinement_config(load_config(bad), refine)
+    assert (err.value.file, err.value.field) == (str(bad), "refinement.val_fraction")
+    assert load_refinement_config(load_config(bad), flags={"val_fraction": 0.4}).val_fraction == 0.4  # overridden
+    refine.write_text("patience: 6\nbatch_size: 3\n", encoding="utf-8")  # a typo
+    with pytest.raises(InputError, match="Extra inputs") as err:
+        load_refinement_config(run, refine)
+    assert (err.value.file, err.value.field) == (str(refine), "batch_size")
+    with pytest.raises(InputError) as err:
+        load_refinement_config(run, flags={"patience": 0})
+    assert (err.value.file, err.value.field) == ("<flags>", "patience")
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("refinement:\n  patience: -1\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_refinement_config(run, nested)
+    assert (err.value.file, err.value.field) == (str(nested), "refinement.patience")
+    # A rule across fields names every place that set something.
+    refine.write_text("adversarial: false\n", encoding="utf-8")
+    with pytest.raises(InputError, match="at least one phase") as err:
+        load_refinement_config(run, refine, {"reflection": False})
+    assert str(run_yaml) in str(err.value.file) and str(refine) in str(err.value.file)
+    with pytest.raises(InputError, match="not found"):
+        load_refinement_config(file=tmp_path / "missing.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n", encoding="utf-8")
+    with pytest.raises(InputError, match="mapping"):
+        load_refinement_config(file=tmp_path / "list.yaml")
