@@ -193,6 +193,11 @@ def test_package_paths_resolve_inside_the_installed_package(tmp_path: Path, monk
         load_config(SFTTrainingConfig, None, **{**BASE, "train_file": "pkg://no_such_pkg/x.jsonl"})
 
 
+def _unwrapped(text: str) -> str:
+    """Text without whitespace: rich wraps a long line to the terminal width, even inside a path."""
+    return "".join(text.split())
+
+
 def test_missing_model_folder_is_one_line_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
@@ -201,8 +206,8 @@ def test_missing_model_folder_is_one_line_before_training(tmp_path: Path, monkey
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(train_app, ["sft", "--config", "smoke_sft.yaml"])
     assert result.exit_code == 2, result.output
-    out = " ".join(result.output.split())  # rich wraps long lines to the terminal width
-    assert "model_name_or_path" in out and "inkforge train build-tiny ./runs/tiny" in out
+    out = _unwrapped(result.output)
+    assert "model_name_or_path" in out and _unwrapped("inkforge train build-tiny ./runs/tiny") in out
     assert "Traceback" not in result.output and "usage" not in result.output
 
 
@@ -215,8 +220,7 @@ def test_cli_training_yaml_type_error_is_one_located_line(tmp_path: Path) -> Non
     path.write_text(SFT_YAML + "max_steps: lots\n", encoding="utf-8")
     result = CliRunner().invoke(train_app, ["sft", "--config", str(path)])
     assert result.exit_code == 2, result.output
-    out = " ".join(result.output.split())
-    assert f"{path}:5: field 'max_steps': expected int, got 'lots'" in out
+    assert _unwrapped(f"{path}:5: field 'max_steps': expected int, got 'lots'") in _unwrapped(result.output)
     assert "usage" not in result.output and "Traceback" not in result.output
 
 
