@@ -18,9 +18,13 @@ role inherits the ``default`` entry and overrides what it names::
                 api_key_env: DEEPSEEK_API_KEY}
       judge: {model: deepseek-reasoner, temperature: 0.0}
 
-Precedence, lowest first: built-in defaults < environment (``OPENAI_BASE_URL``, ``OPENAI_API_KEY``,
-``INKFORGE_MODEL``) < the YAML file < command-line flags (``--base-url``, ``--model``,
-``--concurrency``).
+Precedence, for every field, lowest first: built-in defaults < environment (``OPENAI_BASE_URL``,
+``INKFORGE_OPENAI_MODEL``, ``INKFORGE_MODEL``) < the YAML file (a role's entry over ``default``) <
+command-line flags (``--base-url``, ``--model``, ``--concurrency``). The provider of an entry is the
+one it names; an entry with a ``base_url`` and no ``provider`` is an endpoint (``openai``); an entry
+naming neither takes ``openai`` when ``OPENAI_BASE_URL`` is set and the embedded ``local`` model
+otherwise. The provider's own defaults (:func:`provider_defaults`) fill what is still unset, after
+the merge, from the final provider only. ``docs/reference/config.md`` has the table.
 
 Example:
     >>> cfg = load_config(base_url="http://127.0.0.1:8000/v1", model="stub")
@@ -30,27 +34,72 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from inkforge.core.errors import ConfigError
+from inkforge.core.yamlio import read_yaml_mapping, yaml_line
 
 log = logging.getLogger(__name__)
 
 #: Hub id of the embedded default model: small, instruct-tuned and Chinese-capable.
 DEFAULT_LOCAL_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 
+#: Endpoint model name when neither the file, ``--model`` nor ``INKFORGE_OPENAI_MODEL`` names one.
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+
 #: Roles the shipped graphs ask for. Custom agents may use any other role name.
 ROLES = ("writer", "positive_critic", "negative_critic", "judge", "reflector", "generator",
          "detector", "error_reflector", "optimizer")
 
 StructuredMethod = Literal["json_schema", "json_mode", "function_calling", "prompt"]
+Provider = Literal["openai", "local"]
+
+#: Fields that mean the same for both providers: a role naming another provider than ``default`` (or
+#: ``--base-url`` over a local entry) inherits only these. The others describe one provider's
+#: endpoint or decoding and would be wrong, or silently ignored, on the other.
+NEUTRAL_FIELDS = frozenset({"temperature", "max_tokens", "timeout", "max_retries", "max_reasks", "extra"})
+
+
+@functools.cache
+def _constrained_available() -> bool:
+    return importlib.util.find_spec("lmformatenforcer") is not None
+
+
+def provider_defaults(provider: Provider) -> dict[str, Any]:
+    """The defaults a provider gives the fields a spec leaves unset.
+
+    ``local``: the ``prompt`` method (an in-process model has no ``response_format``), schema-
+    constrained decoding wherever lm-format-enforcer is installed (small models need it to emit valid
+    JSON), and 256 completion tokens (CPU generation is slow). ``openai``: ``json_schema`` →
+    ``json_mode`` → ``prompt``, no constrained decoding (a server-side feature), 512 tokens.
+
+    Example:
+        >>> provider_defaults("openai")
+        {'structured_output': ('json_schema', 'json_mode', 'prompt'), 'max_tokens': 512, 'constrained_decoding': False}
+        >>> provider_defaults("local")["structured_output"]
+        ('prompt',)
+    """
+    if provider == "local":
+        return {"structured_output": ("prompt",), "max_tokens": 256,
+                "constrained_decoding": _constrained_available()}
+    return {"structured_output": ("json_schema", "json_mode", "prompt"), "max_tokens": 512,
+            "constrained_decoding": False}
 
 
 class ModelSpec(BaseModel):
@@ -59,20 +108,23 @@ class ModelSpec(BaseModel):
     Attributes:
         provider: ``openai`` (any OpenAI-compatible endpoint) or ``local`` (in-process transformers).
         model: Endpoint model name, or hub id / local folder for ``local``.
-        base_url: Endpoint URL (``openai`` only); ``None`` means the OpenAI API.
+        base_url: Endpoint URL (``openai`` only; an error on a ``local`` spec); ``None`` means
+            ``OPENAI_BASE_URL`` or else the OpenAI API.
         api_key_env: Name of the environment variable that holds the API key. The key itself never
             appears in files, logs, caches or outputs.
         temperature: Sampling temperature.
-        max_tokens: Completion token limit.
+        max_tokens: Completion token limit (default by provider: 512 ``openai``, 256 ``local``).
         timeout: Seconds per request before it counts as a timeout.
         max_retries: Transport retries (429, 5xx, timeouts) with jittered exponential backoff, done by
             the OpenAI client.
         structured_output: Methods to obtain typed output, tried in order: when the endpoint rejects
-            one (e.g. no ``json_schema`` support) the next is used.
+            one (e.g. no ``json_schema`` support) the next is used. Default by provider:
+            ``json_schema, json_mode, prompt`` for ``openai``, ``prompt`` for ``local``.
         max_reasks: How many times a schema-invalid answer is re-asked (with the validation error)
             before the item becomes an explicit ``parse_error`` failure.
-        constrained_decoding: ``local`` only: constrain generation to the output JSON schema with
-            lm-format-enforcer, so that small models still emit valid JSON.
+        constrained_decoding: ``local`` only (an error on ``openai``): constrain generation to the
+            output JSON schema with lm-format-enforcer, so that small models still emit valid JSON.
+            Default: on for ``local`` wherever lm-format-enforcer is installed.
         transport: ``openai`` only. ``langchain`` (default) calls through ``ChatOpenAI`` and the OpenAI
             SDK, with LangChain callbacks and tracing. ``direct`` uses
             :class:`inkforge.llm.transport.direct.DirectChatModel`, the same protocol and retry rules on plain
@@ -82,14 +134,20 @@ class ModelSpec(BaseModel):
         output_cost_per_mtok: Price per million output tokens.
         extra: Extra keyword arguments for the chat model class (``top_p``, ``seed``...).
 
+    A spec is complete by itself: the fields it leaves unset take its provider's defaults
+    (:func:`provider_defaults`), whatever another spec or the environment says.
+
     Example:
         >>> ModelSpec(model="gpt-4o-mini", temperature=0).structured_output
         ('json_schema', 'json_mode', 'prompt')
+        >>> local = ModelSpec(provider="local", model="Qwen/Qwen2.5-0.5B-Instruct")
+        >>> local.structured_output, local.max_tokens
+        (('prompt',), 256)
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    provider: Literal["openai", "local"] = "openai"
+    provider: Provider = "openai"
     model: str
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
@@ -105,10 +163,42 @@ class ModelSpec(BaseModel):
     output_cost_per_mtok: float = Field(default=0.0, ge=0)
     extra: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_defaults(cls, data: Any) -> Any:
+        # The declared field defaults are openai's (the default provider); a local spec's unset fields
+        # take local's. Applied here, on the final spec, so defaults never leak between providers.
+        if isinstance(data, Mapping) and data.get("provider") == "local":
+            return {**provider_defaults("local"), **data}
+        return data
+
     @field_validator("structured_output", mode="before")
     @classmethod
     def _one_or_many(cls, v: Any) -> Any:
         return (v,) if isinstance(v, str) else v
+
+    @field_validator("base_url")
+    @classmethod
+    def _endpoint_only(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and info.data.get("provider") == "local":
+            raise ValueError("a local model runs in-process and never calls a URL: remove base_url, or set "
+                             "provider: openai to call the endpoint")
+        return v
+
+    @field_validator("transport")
+    @classmethod
+    def _openai_transport(cls, v: str, info: ValidationInfo) -> str:
+        if v == "direct" and info.data.get("provider") == "local":
+            raise ValueError("transport: direct is an HTTP client for provider: openai")
+        return v
+
+    @field_validator("constrained_decoding")
+    @classmethod
+    def _local_only(cls, v: bool, info: ValidationInfo) -> bool:
+        if v and info.data.get("provider") == "openai":
+            raise ValueError("constrained decoding runs inside a local model; an endpoint uses "
+                             "structured_output (json_schema...) instead")
+        return v
 
     @field_validator("api_key_env")
     @classmethod
@@ -170,43 +260,84 @@ class InkforgeConfig(BaseModel):
         return self.models.get(role, self.models["default"])
 
 
-def _env_default_spec() -> dict[str, Any]:
-    base_url = os.environ.get("OPENAI_BASE_URL")
+def _written_provider(entry: Mapping[str, Any]) -> Any:
+    """The provider an entry names: its ``provider``, else ``openai`` when it has a ``base_url``."""
+    if entry.get("provider"):
+        return entry["provider"]
+    return "openai" if entry.get("base_url") else None
+
+
+def _complete(written: Mapping[str, Any], provider: Any, *, base_url: str | None, model: str | None) -> dict[str, Any]:
+    """One entry after flags and environment: what the file wrote, then flags, then env for the gaps.
+
+    The provider defaults are not applied here but by :class:`ModelSpec` itself, from the final provider.
+    """
+    spec = {k: v for k, v in written.items() if k != "provider"}
     if base_url:
-        return {"provider": "openai", "base_url": base_url,
-                "model": os.environ.get("INKFORGE_OPENAI_MODEL", "gpt-4o-mini")}
-    # No endpoint configured: the embedded local model, so the main job runs without a key.
-    import importlib.util
+        # --base-url aims every role at one endpoint (the common case: one server). Fields written for
+        # a local model do not apply to it; the model name does (vllm serves a hub id under that name).
+        if provider != "openai":
+            spec = {k: v for k, v in spec.items() if k in NEUTRAL_FIELDS or k == "model"}
+        provider = "openai"
+        spec["base_url"] = base_url
+    if model:
+        spec["model"] = model
+    if provider == "openai":
+        spec.setdefault("base_url", os.environ.get("OPENAI_BASE_URL") or None)
+        spec.setdefault("model", os.environ.get("INKFORGE_OPENAI_MODEL") or DEFAULT_OPENAI_MODEL)
+    else:
+        spec.setdefault("model", os.environ.get("INKFORGE_MODEL") or DEFAULT_LOCAL_MODEL)
+    spec["provider"] = provider
+    return spec
 
-    # Small local models need schema-constrained decoding to emit valid JSON; use it when installed.
-    constrained = importlib.util.find_spec("lmformatenforcer") is not None
-    return {"provider": "local", "model": os.environ.get("INKFORGE_MODEL", DEFAULT_LOCAL_MODEL),
-            "structured_output": ["prompt"], "max_tokens": 256, "constrained_decoding": constrained}
 
+def resolve_models(models: Mapping[str, Any], *, base_url: str | None = None,
+                   model: str | None = None) -> dict[str, dict[str, Any]]:
+    """Merge the ``models:`` section with the environment and flags into one raw spec per role.
 
-def _yaml_line(path: Path, text: str, loc: tuple[Any, ...]) -> int | None:
-    """Line (1-based) of the YAML node at ``loc``, for error messages; ``None`` if not found."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for k, v in node.value:
-            if k.value == str(key):
-                line, node = k.start_mark.line + 1, v
-                break
-        else:
-            break
-    return line
+    Per field, lowest first: built-in defaults < environment < ``default`` < the role's entry <
+    flags. The provider is decided first (``--base-url`` → ``openai``; else what the role's entry
+    names, a ``base_url`` meaning ``openai``; else ``default``'s, decided the same way; else
+    ``openai`` if ``OPENAI_BASE_URL`` is set; else ``local``). A role on the same provider as
+    ``default`` inherits every field ``default`` wrote; on another provider only
+    :data:`NEUTRAL_FIELDS`. ``OPENAI_BASE_URL`` and ``INKFORGE_OPENAI_MODEL`` then fill an
+    ``openai`` spec's ``base_url`` and ``model`` if still unset, ``INKFORGE_MODEL`` a ``local`` spec's
+    ``model``. The result validates as :class:`ModelSpec`, which applies :func:`provider_defaults`.
+
+    Args:
+        models: The YAML ``models:`` mapping (role → mapping), each entry already checked to be a mapping.
+        base_url: ``--base-url``.
+        model: ``--model``.
+
+    Returns:
+        Role → the keyword arguments of its :class:`ModelSpec` (``default`` always present).
+
+    Example:
+        >>> specs = resolve_models({"default": {"base_url": "http://127.0.0.1:8000/v1", "model": "m"},
+        ...                         "writer": {"provider": "local", "model": "Qwen/Qwen2.5-0.5B-Instruct"}})
+        >>> specs["default"]["provider"], specs["writer"]["provider"], "base_url" in specs["writer"]
+        ('openai', 'local', False)
+    """
+    written_default = dict(models.get("default") or {})
+    default_provider = _written_provider(written_default) or (
+        "openai" if os.environ.get("OPENAI_BASE_URL") else "local")
+    out = {"default": _complete(written_default, default_provider, base_url=base_url, model=model)}
+    for role, entry in models.items():
+        if role == "default":
+            continue
+        provider = _written_provider(entry) or default_provider
+        inherited = written_default if provider == default_provider else {
+            k: v for k, v in written_default.items() if k in NEUTRAL_FIELDS}
+        out[str(role)] = _complete({**inherited, **entry}, provider, base_url=base_url, model=model)
+    return out
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *, base_url: str | None = None,
                 model: str | None = None, concurrency: int | None = None,
                 overrides: Mapping[str, Any] | None = None) -> InkforgeConfig:
     """Build a run configuration from defaults, environment, an optional YAML file and CLI flags.
+
+    See :func:`resolve_models` for how each role's spec is merged, field by field.
 
     Args:
         path: YAML file (see the module docstring for its shape).
@@ -220,59 +351,31 @@ def load_config(path: str | os.PathLike[str] | None = None, *, base_url: str | N
             the file, the line and the field.
 
     Example:
-        >>> load_config(model="Qwen/Qwen2.5-1.5B-Instruct").spec_for("writer").provider in {"local", "openai"}
-        True
+        >>> cfg = load_config(base_url="http://127.0.0.1:8000/v1", model="stub")
+        >>> spec = cfg.spec_for("writer")
+        >>> spec.provider, spec.structured_output[0], spec.max_tokens
+        ('openai', 'json_schema', 512)
     """
     raw: dict[str, Any] = {}
     text = ""
     src = None
     if path is not None:
-        p = Path(path)
-        src = str(p)
-        if not p.is_file():
-            raise ConfigError("config file not found", file=src)
-        try:
-            text = p.read_text(encoding="utf-8")
-            raw = yaml.safe_load(text) or {}
-        except UnicodeDecodeError as e:
-            raise ConfigError(f"not UTF-8 ({e.reason})", file=src) from None
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            raise ConfigError(f"invalid YAML: {getattr(e, 'problem', e)}", file=src,
-                              line=mark.line + 1 if mark else None) from None
-        if not isinstance(raw, dict):
-            raise ConfigError("top level must be a mapping", file=src, line=1)
+        src = str(Path(path))
+        raw, text = read_yaml_mapping(path)
+
+    def where(*loc: Any) -> int | None:
+        return yaml_line(text, loc) if text else None
 
     models_raw = raw.get("models") or {}
     if not isinstance(models_raw, dict):
-        raise ConfigError("must be a mapping of role -> model spec", file=src,
-                          line=_yaml_line(Path(src or "."), text, ("models",)), field="models")
-    env = _env_default_spec()
-    if base_url:
-        # --base-url means "use this endpoint", whatever the environment says.
-        env = {"provider": "openai", "base_url": base_url, "model": "default"}
-    default = {**env, **(models_raw.get("default") or {})}
-    if base_url:
-        default.update(provider="openai", base_url=base_url)
-    if model:
-        default["model"] = model
-    merged: dict[str, Any] = {"default": default}
+        raise ConfigError("must be a mapping of role -> model spec", file=src, line=where("models"),
+                          field="models")
     for role, spec in models_raw.items():
-        if role == "default":
-            continue
         if not isinstance(spec, dict):
-            raise ConfigError("must be a mapping", file=src, field=f"models.{role}",
-                              line=_yaml_line(Path(src or "."), text, ("models", role)))
-        role_spec = {**default, **spec}
-        # A CLI --base-url/--model aims *every* role at that endpoint: the common case is one server.
-        if base_url:
-            role_spec.update(provider="openai", base_url=base_url)
-        if model:
-            role_spec["model"] = model
-        merged[role] = role_spec
+            raise ConfigError("must be a mapping", file=src, field=f"models.{role}", line=where("models", role))
 
     data = {k: v for k, v in raw.items() if k != "models"}
-    data["models"] = merged
+    data["models"] = resolve_models(models_raw, base_url=base_url, model=model)
     if concurrency is not None:
         data["concurrency"] = concurrency
     if overrides:
@@ -284,4 +387,4 @@ def load_config(path: str | os.PathLike[str] | None = None, *, base_url: str | N
         err = e.errors()[0]
         loc = tuple(err["loc"])
         raise ConfigError(err["msg"], file=src or "<flags>", field=".".join(map(str, loc)),
-                          line=_yaml_line(Path(src or "."), text, loc) if text else None) from None
+                          line=where(*loc)) from None

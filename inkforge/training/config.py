@@ -7,8 +7,17 @@ monitor settings below) and any field can be overridden on the command line::
     inkforge train grpo --config inkforge/training/configs/smoke_grpo.yaml --learning_rate 1e-4
 
 Parsing goes through :class:`trl.TrlParser`: YAML values become defaults, command-line flags win,
-an ``env:`` mapping in the YAML sets environment variables, and unknown keys are errors. Fields
-holding lists of mappings (``rewards``, ``guards``) accept YAML lists or, on the command line, JSON.
+an ``env:`` mapping in the YAML sets environment variables. Every YAML value is checked against its
+field's type first, so a wrong type, an unknown key or a missing required field is a
+:class:`~inkforge.core.errors.ConfigError` naming the file, the line and the field (never an argparse
+usage dump). Fields holding lists of mappings (``rewards``, ``guards``) accept YAML lists or, on the
+command line, JSON.
+
+Paths: ``model_name_or_path``, ``train_file``, ``eval_file`` and ``monitor_probe_file`` starting with
+``pkg://PACKAGE/`` name a file inside an installed Python package (the bundled configs use
+``pkg://inkforge/data/sample_queries.txt``), so a config works from any directory; other relative
+paths are relative to the current directory, as in TRL. Before training starts,
+:meth:`InkforgeFields.check_paths` checks that the model folder and the data files exist.
 
 Example:
     >>> from inkforge.training.config import GRPOTrainingConfig, parse_config
@@ -17,31 +26,89 @@ Example:
 
 from __future__ import annotations
 
+import difflib
+import enum
+import functools
+import importlib.resources
 import json
 import os
-from collections.abc import Sequence
+import types
+import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from trl import GRPOConfig, RewardConfig, SFTConfig
+from trl import GRPOConfig, RewardConfig, SFTConfig, TrlParser
 
 from inkforge.core.errors import ConfigError
+from inkforge.core.yamlio import read_yaml_mapping, yaml_line
 
 __all__ = [
     "CONFIG_DIR",
     "GRPOTrainingConfig",
     "InkforgeFields",
+    "PACKAGE_PREFIX",
     "RewardTrainingConfig",
     "SFTTrainingConfig",
     "load_config",
+    "package_path",
     "parse_config",
 ]
 
 #: Bundled YAML configs (paper setups and smoke tests).
 CONFIG_DIR = Path(__file__).parent / "configs"
 
+#: Prefix of a path inside an installed package: ``pkg://inkforge/data/sample_queries.txt``.
+PACKAGE_PREFIX = "pkg://"
+
+#: Fields holding a path, resolved by :func:`package_path` and checked by ``check_paths``.
+_PATH_FIELDS = ("model_name_or_path", "train_file", "eval_file", "monitor_probe_file")
+
 ConfigT = TypeVar("ConfigT", bound="InkforgeFields")
+
+
+def package_path(value: str, *, field: str | None = None) -> str:
+    """Resolve ``pkg://PACKAGE/sub/path`` to that file inside the installed package; other values unchanged.
+
+    Raises:
+        ConfigError: ``PACKAGE`` is not an installed package.
+
+    Example:
+        >>> Path(package_path("pkg://inkforge/data/sample_queries.txt")).is_file()
+        True
+        >>> package_path("runs/tiny")
+        'runs/tiny'
+    """
+    if not value.startswith(PACKAGE_PREFIX):
+        return value
+    package, _, sub = value[len(PACKAGE_PREFIX):].partition("/")
+    try:
+        root = importlib.resources.files(package)
+    except (ModuleNotFoundError, TypeError, ValueError):
+        raise ConfigError(f"{value}: no installed Python package {package!r}", field=field) from None
+    return str(Path(str(root)) / sub) if sub else str(root)
+
+
+def _looks_like_local_path(value: str) -> bool:
+    """Whether a missing ``model_name_or_path`` was meant as a folder rather than a hub id (``org/name``)."""
+    if value.startswith((".", "/", "~")) or "\\" in value or value.count("/") > 1:
+        return True
+    # ``runs/tiny`` reads like a hub id, but when ``runs/`` exists here the user meant the folder.
+    return "/" in value and Path(value.split("/", 1)[0]).is_dir()
+
+
+def _hub_offline_without_copy(repo_id: str) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() not in ("1", "true", "yes", "on"):
+        return False
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - transformers depends on it
+        return False
+    try:
+        return not isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # noqa: BLE001 - an invalid repo id is no cached copy either
+        return True
 
 
 def _help(text: str) -> dict[str, str]:
@@ -95,29 +162,80 @@ class InkforgeFields:
         if getattr(self, "activation_checkpointing", False) is None:
             self.activation_checkpointing = self.gradient_checkpointing  # type: ignore[attr-defined]
 
+    def _resolve_package_paths(self) -> None:
+        for name in _PATH_FIELDS:
+            value = getattr(self, name, None)
+            if isinstance(value, str):
+                setattr(self, name, package_path(value, field=name))
+
     def _check_inkforge_fields(self) -> None:
+        self._resolve_package_paths()
         if not self.model_name_or_path:
-            raise ConfigError("required (a hub id or a local folder)", field="model_name_or_path")
+            raise ConfigError("required (a hub id or a local folder): set it in the YAML or pass "
+                              "--model_name_or_path", field="model_name_or_path")
         if not self.train_file:
-            raise ConfigError("required (a data file)", field="train_file")
+            raise ConfigError("required (a data file): set it in the YAML or pass --train_file", field="train_file")
         if not 0.0 <= self.eval_split_ratio < 1.0:
             raise ConfigError(f"must be in [0, 1), got {self.eval_split_ratio}", field="eval_split_ratio")
         valid = {"auto", "jsonl", "json", "alpaca", "sharegpt", "verl", "txt"}
         if self.data_format not in valid:
             raise ConfigError(f"must be one of {sorted(valid)}, got {self.data_format!r}", field="data_format")
 
+    def _path_error(self, name: str, message: str) -> ConfigError:
+        source = getattr(self, "_config_file", None)
+        line = None
+        if source is not None:
+            try:
+                line = yaml_line(Path(source).read_text(encoding="utf-8"), (name,))
+            except OSError:
+                line = None
+        return ConfigError(message, file=source, line=line, field=name)
+
+    def check_paths(self) -> None:
+        """Check that the model folder and the data files exist, before any training starts.
+
+        A ``model_name_or_path`` that is not a folder here passes as a hub id, unless it was
+        clearly meant as a folder (``./x``, ``/x``, ``a/b/c``, ``runs/x`` with ``runs/`` present) or
+        ``HF_HUB_OFFLINE`` is set and the hub cache has no copy.
+
+        Raises:
+            ConfigError: A missing model folder or data file, naming the field, the flag to pass
+                and, for the smoke configs' tiny model, the command that builds it.
+        """
+        model = self.model_name_or_path
+        if not model:
+            raise self._path_error("model_name_or_path", "required (a hub id or a local folder): set it in the "
+                                   "YAML or pass --model_name_or_path")
+        if not Path(model).expanduser().is_dir():
+            where = "" if Path(model).is_absolute() else f" (relative to {Path.cwd()})"
+            fix = "pass --model_name_or_path FOLDER_OR_HUB_ID"
+            if _looks_like_local_path(model):
+                if "tiny" in Path(model).name:
+                    fix += f", or build the tiny smoke-test model with `inkforge train build-tiny {model}`"
+                raise self._path_error("model_name_or_path", f"no model folder {model}{where}: {fix}")
+            if _hub_offline_without_copy(model):
+                raise self._path_error("model_name_or_path", f"no model folder {model}{where}, and HF_HUB_OFFLINE "
+                                       f"is set but the hub cache has no copy of it: {fix}, or download it first")
+        for name in _PATH_FIELDS[1:]:
+            value = getattr(self, name, None)
+            if value and not Path(value).expanduser().is_file():
+                where = "" if Path(value).is_absolute() else f" (relative to {Path.cwd()})"
+                raise self._path_error(name, f"no such file {value}{where}: pass --{name} FILE")
+
     @property
     def model_path(self) -> str:
-        """``model_name_or_path``, checked to be set."""
-        if not self.model_name_or_path:
-            raise ConfigError("required (a hub id or a local folder)", field="model_name_or_path")
+        """``model_name_or_path``, after :meth:`check_paths` (the first thing every stage reads)."""
+        self.check_paths()
+        assert self.model_name_or_path  # checked above; narrows the type
         return self.model_name_or_path
 
     @property
     def train_path(self) -> str:
-        """``train_file``, checked to be set."""
+        """``train_file``, checked to be set and to exist."""
         if not self.train_file:
-            raise ConfigError("required (a data file)", field="train_file")
+            raise self._path_error("train_file", "required (a data file): set it in the YAML or pass --train_file")
+        if not Path(self.train_file).expanduser().is_file():
+            self.check_paths()
         return self.train_file
 
     def peft_config(self, task_type: str) -> Any:
@@ -267,6 +385,146 @@ class GRPOTrainingConfig(GRPOConfig, InkforgeFields):
         return _json_list(self.guards, "guards")
 
 
+class _Parser(TrlParser):
+    """TRL's parser, raising instead of printing argparse's usage and exiting."""
+
+    def error(self, message: str) -> typing.NoReturn:  # type: ignore[override]
+        raise ConfigError(message, file="<command line>")
+
+
+@functools.cache
+def _field_types(config_cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(config_cls)
+    return {f.name: hints.get(f.name, Any) for f in fields(config_cls) if f.init}
+
+
+def _members(tp: Any) -> tuple[Any, ...]:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return typing.get_args(tp)
+    return (tp,)
+
+
+def _checkable(tp: Any) -> bool:
+    """Whether pydantic can check ``tp`` faithfully: builtins, enums, typing constructs, not arbitrary classes."""
+    if tp is Any or tp is type(None) or tp in (bool, int, float, str, dict, list, tuple):
+        return True
+    if isinstance(tp, type):
+        return issubclass(tp, enum.Enum)
+    origin = typing.get_origin(tp)
+    if origin is typing.Literal:
+        return True
+    return origin is not None and all(_checkable(a) for a in typing.get_args(tp) if a is not Ellipsis)
+
+
+@functools.cache
+def _adapter(tp: Any) -> Any:
+    from pydantic import ConfigDict, TypeAdapter
+
+    # Numbers become strings where a string is expected (``run_name: 2024``), as on the command line.
+    return TypeAdapter(tp, config=ConfigDict(coerce_numbers_to_str=True))
+
+
+def _type_name(tp: Any) -> str:
+    names = []
+    for m in _members(tp):
+        if m is type(None):
+            names.append("null")
+        elif isinstance(m, type) and issubclass(m, enum.Enum):
+            names.append("one of " + ", ".join(repr(e.value) for e in m))
+        elif isinstance(m, type):
+            names.append(m.__name__)
+        else:
+            names.append(str(m).replace("typing.", ""))
+    return " or ".join(dict.fromkeys(names))
+
+
+def _check_value(tp: Any, value: Any) -> Any:
+    """``value`` converted to the field type ``tp`` (``"1e-5"`` → ``1e-05``); ``ValueError`` if it is not one."""
+    members = _members(tp)
+    accepts_bool = any(m is bool or (typing.get_origin(m) is typing.Literal and
+                                     any(isinstance(a, bool) for a in typing.get_args(m))) for m in members)
+    if isinstance(value, bool) and not accepts_bool and Any not in members:
+        hint = " (YAML reads unquoted yes/no/on/off as booleans: quote the value)" if str in members else ""
+        raise ValueError(f"expected {_type_name(tp)}, got {value!r}{hint}")
+    choices = [m for m in members if isinstance(m, type) and issubclass(m, enum.Enum)]
+    if choices and isinstance(value, str) and not isinstance(value, enum.Enum):
+        allowed = {e.value for c in choices for e in c}
+        if value not in allowed:
+            raise ValueError(f"expected {_type_name(tp)}, got {value!r}")
+        return value
+    if not _checkable(tp):
+        return value
+    from pydantic import ValidationError
+
+    try:
+        return _adapter(tp).validate_python(value)
+    except ValidationError:
+        raise ValueError(f"expected {_type_name(tp)}, got {value!r}") from None
+
+
+def _checked_values(config_cls: type, values: Mapping[str, Any], *, file: str | None, text: str,
+                    prefix: str = "") -> dict[str, Any]:
+    """Check keys and value types of YAML values (or Python overrides) before the dataclass sees them."""
+    known = _field_types(config_cls)
+    unknown = [k for k in values if k not in known]
+    if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), list(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{prefix}unknown keys {unknown}{hint}", file=file, field=str(unknown[0]),
+                          line=yaml_line(text, (unknown[0],)) if text else None)
+    out = {}
+    for key, value in values.items():
+        try:
+            out[key] = _check_value(known[key], value)
+        except ValueError as e:
+            raise ConfigError(f"{prefix}{e}", file=file, field=key,
+                              line=yaml_line(text, (key,)) if text else None) from None
+    return out
+
+
+def _find_config(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        # Bundled configs can be named without their folder: --config smoke_grpo.yaml
+        bundled = CONFIG_DIR / p
+        if bundled.is_file():
+            return bundled
+        raise ConfigError("no such config file", file=str(p))
+    return p
+
+
+def _read_yaml(config_cls: type, path: str | os.PathLike[str]) -> tuple[dict[str, Any], str, str]:
+    """(checked values, file, text) of a training YAML; its ``env:`` mapping is applied to ``os.environ``."""
+    p = _find_config(path)
+    loaded, text = read_yaml_mapping(p)
+    env = loaded.pop("env", None) or {}
+    if not isinstance(env, dict):
+        raise ConfigError("must be a mapping of variable -> value", file=str(p), field="env",
+                          line=yaml_line(text, ("env",)))
+    values = _checked_values(config_cls, loaded, file=str(p), text=text)
+    for key, value in env.items():
+        os.environ[str(key)] = str(value)
+    return values, str(p), text
+
+
+def _located(exc: ValueError, file: str | None, text: str, values: Mapping[str, Any]) -> ConfigError:
+    """A config dataclass's own error, with the file and, when the field came from the YAML, its line."""
+    if isinstance(exc, ConfigError):
+        name = exc.field
+        line = exc.line or (yaml_line(text, (name,)) if text and name in values else None)
+        return ConfigError(exc.message, file=exc.file or file, line=line, field=name)
+    message = " ".join(str(exc).split())
+    if "not used by the HfArgumentParser" in message:
+        # argparse left these over: flags that are no field of the config.
+        return ConfigError("unknown flags " + message.split(":", 1)[1].strip(), file="<command line>")
+    # TRL's and transformers' own checks (mutually exclusive options...): one line, with the file.
+    return ConfigError(message, file=file)
+
+
+def _remember_source(config: Any, file: str | None) -> None:
+    config._config_file = file  # for check_paths' messages; not a dataclass field, never serialised
+
+
 def parse_config(config_cls: type[ConfigT], args: Sequence[str] | None = None) -> ConfigT:
     """Parse ``--config YAML`` plus command-line overrides into a config dataclass.
 
@@ -279,36 +537,34 @@ def parse_config(config_cls: type[ConfigT], args: Sequence[str] | None = None) -
         The config.
 
     Raises:
-        ConfigError: An unknown key, a bad value, or a missing required field.
+        ConfigError: An unknown key, a value of the wrong type, or a missing required field, naming
+            the file, the line and the field; or a bad command-line flag, in one line.
 
     Example:
-        >>> cfg = parse_config(SFTTrainingConfig, ["--config", "smoke_sft.yaml", "--max_steps", "1"])  # doctest: +SKIP
+        >>> cfg = parse_config(SFTTrainingConfig, ["--config", "smoke_sft.yaml", "--max_steps", "1", "--bf16", "false"])
+        >>> cfg.max_steps, Path(cfg.train_file).name
+        (1, 'sample_corpus.jsonl')
     """
-    from trl import TrlParser
+    import sys
 
-    args = list(args) if args is not None else None
-    if args is not None and "--config" in args:
-        index = args.index("--config")
-        if index + 1 >= len(args):
+    argv = list(args) if args is not None else sys.argv[1:]
+    values: dict[str, Any] = {}
+    file, text = None, ""
+    if "--config" in argv:
+        index = argv.index("--config")
+        if index + 1 >= len(argv):
             raise ConfigError("--config needs a YAML path")
-        config_path = args[index + 1]
-        if not Path(config_path).is_file():
-            # Bundled configs can be named without their folder: --config smoke_grpo.yaml
-            bundled = CONFIG_DIR / config_path
-            if bundled.is_file():
-                args[index + 1] = str(bundled)
-            else:
-                raise ConfigError("no such config file", file=config_path)
-    parser = TrlParser([config_cls])  # type: ignore[list-item]
+        values, file, text = _read_yaml(config_cls, argv[index + 1])
+        del argv[index:index + 2]
+    # No abbreviations: --learning_rat must be an error, not silently --learning_rate.
+    parser = _Parser([config_cls], allow_abbrev=False)  # type: ignore[list-item]
+    parser.set_defaults_with_config(**values)
     try:
-        (config,) = parser.parse_args_and_config(args)
+        (config,) = parser.parse_args_into_dataclasses(args=argv)
     except ValueError as exc:
-        if isinstance(exc, ConfigError):
-            raise
-        raise ConfigError(str(exc)) from exc
-    except SystemExit as exc:  # argparse exits on bad flags; say which instead of exiting
-        raise ConfigError(f"invalid command-line arguments: {args}") from exc
-    return config
+        raise _located(exc, file, text, values) from None
+    _remember_source(config, file)
+    return config  # type: ignore[no-any-return]
 
 
 def load_config(
@@ -325,27 +581,22 @@ def load_config(
         The config.
 
     Raises:
-        ConfigError: An unknown key in the YAML or the overrides.
+        ConfigError: An unknown key or a value of the wrong type (in the YAML: with file, line and
+            field), or a missing required field.
 
     Example:
-        >>> cfg = load_config(GRPOTrainingConfig, "smoke_grpo.yaml", model_name_or_path="runs/tiny")  # doctest: +SKIP
+        >>> cfg = load_config(GRPOTrainingConfig, "smoke_grpo.yaml", bf16=False, max_steps=2)
+        >>> cfg.max_steps, cfg.reward_weights
+        (2, [1.0])
     """
-    import yaml
-
     values: dict[str, Any] = {}
+    file, text = None, ""
     if path is not None:
-        path = Path(path)
-        if not path.is_file() and (CONFIG_DIR / path).is_file():
-            path = CONFIG_DIR / path
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError("expected a YAML mapping", file=str(path))
-        for key, value in (loaded.pop("env", None) or {}).items():
-            os.environ[str(key)] = str(value)
-        values.update(loaded)
-    values.update(overrides)
-    known = {f.name for f in fields(config_cls) if f.init}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"unknown keys {unknown}", file=str(path) if path else None)
-    return config_cls(**values)
+        values, file, text = _read_yaml(config_cls, path)
+    values.update(_checked_values(config_cls, overrides, file=None, text="", prefix="override: "))
+    try:
+        config = config_cls(**values)
+    except ValueError as exc:
+        raise _located(exc, file, text, {k: v for k, v in values.items() if k not in overrides}) from None
+    _remember_source(config, file)
+    return config

@@ -2,7 +2,8 @@
 
 * ``openai`` specs: :mod:`inkforge.llm.transport.openai` (``ChatOpenAI``) or
   :mod:`inkforge.llm.transport.direct` (``transport: direct``);
-* ``local`` specs: :mod:`inkforge.llm.transport.local` (transformers in-process).
+* ``local`` specs: :mod:`inkforge.llm.transport.local` (transformers in-process; a per-call ``seed``
+  and :class:`~inkforge.llm.transport.local.ContextLengthError` for a prompt that does not fit).
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from inkforge.llm.config import ModelSpec
+from inkforge.llm.transport.local import ContextLengthError
+
+__all__ = ["ContextLengthError", "build_chat_model"]
 
 
 def build_chat_model(spec: ModelSpec, *, http_async_client: Any | None = None) -> Any:

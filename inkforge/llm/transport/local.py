@@ -1,16 +1,78 @@
-"""The embedded in-process model: transformers behind langchain-huggingface, with constrained decoding."""
+"""The embedded in-process model: transformers behind langchain-huggingface, with constrained decoding.
+
+Per call, the chat model built here takes ``seed=N`` (``model.invoke(messages, seed=N)``, or a
+``seed`` key in ``pipeline_kwargs``): sampling then draws from its own generator seeded with ``N``,
+so the N candidates of a writer given N seeds are independent, reproducible samples. A prompt that
+leaves no room for ``max_tokens`` in the model's context window raises :class:`ContextLengthError`
+instead of generating past the positions the model was trained on.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import threading
+from collections.abc import Iterator
 from typing import Any
 
+from inkforge.core.errors import InputError
 from inkforge.llm.config import ModelSpec
 
+__all__ = ["ContextLengthError", "build_local_chat_model", "context_length", "json_schema_prefix_fn"]
+
 _LOCAL_LOCK = threading.Lock()
+
+
+class ContextLengthError(InputError):
+    """A prompt plus its completion budget does not fit a local model's context window.
+
+    Attributes:
+        model: The model (hub id or folder).
+        context_length: The model's context window, in tokens.
+        prompt_tokens: The prompt's length, chat template included.
+        max_new_tokens: The completion budget (``max_tokens``).
+
+    Example:
+        >>> print(ContextLengthError("tiny", context_length=1024, prompt_tokens=1100, max_new_tokens=96))
+        prompt of 1100 tokens + max_tokens 96 exceeds the context window of local model 'tiny' (1024 tokens): shorten the input or lower max_tokens
+    """
+
+    def __init__(self, model: str, *, context_length: int, prompt_tokens: int, max_new_tokens: int) -> None:
+        self.model = model
+        self.context_length = context_length
+        self.prompt_tokens = prompt_tokens
+        self.max_new_tokens = max_new_tokens
+        super().__init__(f"prompt of {prompt_tokens} tokens + max_tokens {max_new_tokens} exceeds the context "
+                         f"window of local model {model!r} ({context_length} tokens): shorten the input or "
+                         "lower max_tokens")
+
+
+def context_length(pipe: Any) -> int | None:
+    """The context window of a transformers pipeline's model, in tokens (``None`` if it declares none)."""
+    config = getattr(pipe.model, "config", None)
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    # Tokenizers without a limit report a huge sentinel (int(1e30)): not a context window.
+    limit = getattr(getattr(pipe, "tokenizer", None), "model_max_length", None)
+    return limit if isinstance(limit, int) and 0 < limit < 10**7 else None
+
+
+@contextlib.contextmanager
+def _seeded(seed: int | None) -> Iterator[None]:
+    """Sample from a generator seeded with ``seed``, leaving the process's global RNG as it was."""
+    if seed is None:
+        yield
+        return
+    import torch
+
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(seed))
+        yield
 
 
 @functools.lru_cache(maxsize=4)
@@ -58,26 +120,37 @@ def _local_chat_class() -> type:
     from langchain_huggingface import ChatHuggingFace
 
     class LocalChatModel(ChatHuggingFace):
-        """ChatHuggingFace with async support and per-call generation kwargs.
+        """ChatHuggingFace with async support, per-call generation kwargs and a per-call ``seed``.
 
         langchain-huggingface refuses async calls on a pipeline; graphs are async, so generation runs
         in a worker thread. One lock serialises generation: a model instance is not safe to run from
-        several threads, and the CPU is saturated by one generation anyway.
+        several threads, and the CPU is saturated by one generation anyway. The lock also makes a
+        seeded call's random stream its own: no other generation draws from it meanwhile.
         """
 
         gen_kwargs: dict[str, Any] = {}
 
         def _generate(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[override]
-            extra = dict(kwargs.pop("pipeline_kwargs", {}) or {})
-            with _LOCAL_LOCK:
+            extra = {**self.gen_kwargs, **dict(kwargs.pop("pipeline_kwargs", {}) or {})}
+            # A seed is ours, not generate()'s: taken out of both places it may come from.
+            bound_seed = extra.pop("seed", None)
+            seed = kwargs.pop("seed", None)
+            seed = bound_seed if seed is None else seed
+            n_in = None
+            if self.tokenizer is not None:
+                n_in = len(self.tokenizer(self._to_chat_prompt(messages))["input_ids"])
+                limit = context_length(self.llm.pipeline)
+                budget = int(extra.get("max_new_tokens") or 0)
+                if limit is not None and n_in + budget > limit:
+                    raise ContextLengthError(str(self.model_id), context_length=limit, prompt_tokens=n_in,
+                                             max_new_tokens=budget)
+            with _LOCAL_LOCK, _seeded(seed):
                 result = super()._generate(messages, stop=stop, run_manager=run_manager,
-                                           pipeline_kwargs={**self.gen_kwargs, **extra}, **kwargs)
+                                           pipeline_kwargs=extra, **kwargs)
             # Token accounting: the pipeline reports none, so count with the tokenizer.
             for gen in result.generations:
                 msg = gen.message
-                if isinstance(msg, AIMessage) and self.tokenizer is not None:
-                    prompt = self._to_chat_prompt(messages)
-                    n_in = len(self.tokenizer(prompt)["input_ids"])
+                if isinstance(msg, AIMessage) and self.tokenizer is not None and n_in is not None:
                     n_out = len(self.tokenizer(str(msg.content))["input_ids"])
                     msg.usage_metadata = {"input_tokens": n_in, "output_tokens": n_out,
                                           "total_tokens": n_in + n_out}

@@ -78,12 +78,161 @@ def test_config_errors(tmp_path: Path) -> None:
         load_config(SFTTrainingConfig, None, **BASE, not_a_field=1)
 
 
+def _stage(name: str) -> type:
+    return GRPOTrainingConfig if "grpo" in name else RewardTrainingConfig if "_rm" in name else SFTTrainingConfig
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in CONFIG_DIR.glob("*.yaml")))
-def test_bundled_configs_parse(name: str) -> None:
-    cls = GRPOTrainingConfig if "grpo" in name else RewardTrainingConfig if "_rm" in name else SFTTrainingConfig
+def test_bundled_configs_parse(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # From an unrelated directory, as after `pip install`: nothing may depend on a clone's layout.
+    monkeypatch.chdir(tmp_path)
     # bf16 off: this machine has no GPU; everything else comes from the file, found by its bare name.
-    cfg = parse_config(cls, ["--config", name, "--bf16", "false"])
+    cfg = parse_config(_stage(name), ["--config", name, "--bf16", "false"])
     assert cfg.model_name_or_path and cfg.train_file
+    raw = yaml.safe_load((CONFIG_DIR / name).read_text(encoding="utf-8"))
+    for key in ("train_file", "eval_file", "monitor_probe_file"):
+        if str(raw.get(key, "")).startswith("pkg://"):  # shipped data: resolved inside the package
+            assert Path(getattr(cfg, key)).is_file() and Path(getattr(cfg, key)).is_absolute()
+    shipped_data = str(raw["train_file"]).startswith("pkg://")
+    hub_model = not str(raw["model_name_or_path"]).startswith("./")
+    assert shipped_data or "paper" in name or name == "smoke_rm.yaml"  # the others ship their data
+    # What the user must provide is said in one line, with the flag to pass (and how to build a tiny model).
+    with pytest.raises(ConfigError, match="--model_name_or_path") as e:
+        cfg.check_paths()  # offline (as in every test) with no cached copy of a hub model, or no folder
+    assert e.value.field == "model_name_or_path" and e.value.file == str(CONFIG_DIR / name)
+    assert e.value.line is not None
+    if hub_model:
+        assert "HF_HUB_OFFLINE" in str(e.value)
+        monkeypatch.delenv("HF_HUB_OFFLINE")  # online, a hub id is the hub's to resolve
+    else:
+        assert "inkforge train build-tiny" in str(e.value)
+        (tmp_path / raw["model_name_or_path"]).mkdir(parents=True)
+    if not shipped_data:
+        with pytest.raises(ConfigError, match="--train_file") as e:
+            cfg.check_paths()
+        assert e.value.field == "train_file"
+        data = tmp_path / raw["train_file"]
+        data.parent.mkdir(parents=True, exist_ok=True)
+        data.write_text("{}\n", encoding="utf-8")
+    cfg.check_paths()  # with the model folder and data in place, nothing is missing
+    assert cfg.model_path == raw["model_name_or_path"] and Path(cfg.train_path).is_file()
+
+
+SFT_YAML = """model_name_or_path: runs/tiny
+train_file: q.jsonl
+bf16: false
+report_to: none
+"""
+
+
+@pytest.mark.parametrize(("extra", "field", "message"), [
+    ("learning_rate: fast\n", "learning_rate", "expected float, got 'fast'"),
+    ("max_steps: [1, 2]\n", "max_steps", "expected int"),
+    ("max_steps: 2.5\n", "max_steps", "expected int"),
+    ("use_peft: 5\n", "use_peft", "expected bool"),
+    ("max_steps: true\n", "max_steps", "expected int"),
+    ("save_strategy: no\n", "save_strategy", "quote the value"),
+    ("lr_scheduler_type: zigzag\n", "lr_scheduler_type", "'cosine'"),
+    ("learning_rat: 1.0e-5\n", "learning_rat", "did you mean 'learning_rate'"),
+    ("env: [A, B]\n", "env", "must be a mapping"),
+])
+@pytest.mark.parametrize("loader", ["parse_config", "load_config"])
+def test_yaml_errors_name_file_line_and_field(tmp_path: Path, extra: str, field: str, message: str,
+                                              loader: str) -> None:
+    path = tmp_path / "sft.yaml"
+    path.write_text(SFT_YAML + extra, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message) as e:
+        if loader == "parse_config":
+            parse_config(SFTTrainingConfig, ["--config", str(path)])
+        else:
+            load_config(SFTTrainingConfig, path)
+    assert (e.value.file, e.value.line, e.value.field) == (str(path), 5, field)
+    assert str(e.value).startswith(f"{path}:5: field {field!r}: ") and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("loader", ["parse_config", "load_config"])
+def test_missing_required_field_names_the_file_and_the_flag(tmp_path: Path, loader: str) -> None:
+    path = tmp_path / "sft.yaml"
+    path.write_text("train_file: q.jsonl\nbf16: false\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="--model_name_or_path") as e:
+        if loader == "parse_config":
+            parse_config(SFTTrainingConfig, ["--config", str(path)])
+        else:
+            load_config(SFTTrainingConfig, path)
+    assert (e.value.file, e.value.field) == (str(path), "model_name_or_path")
+
+
+def test_yaml_values_are_converted_like_command_line_values(tmp_path: Path) -> None:
+    # YAML 1.1 reads 1e-5 (no dot) as a string; on the command line it would be a float as well.
+    path = tmp_path / "sft.yaml"
+    path.write_text(SFT_YAML + "learning_rate: 1e-5\nrun_name: 2024\nmax_steps: '3'\n", encoding="utf-8")
+    for cfg in (parse_config(SFTTrainingConfig, ["--config", str(path)]), load_config(SFTTrainingConfig, path)):
+        assert (cfg.learning_rate, cfg.run_name, cfg.max_steps) == (1e-5, "2024", 3)
+
+
+def test_bad_flags_and_overrides_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "sft.yaml"
+    path.write_text(SFT_YAML, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"^<command line>: argument --max_steps.*: invalid int value: 'abc'$"):
+        parse_config(SFTTrainingConfig, ["--config", str(path), "--max_steps", "abc"])
+    # No abbreviations either: an unknown flag is an error, not silently the field it starts.
+    with pytest.raises(ConfigError, match=r"^<command line>: unknown flags \['--learning_rat', '1'\]$"):
+        parse_config(SFTTrainingConfig, ["--config", str(path), "--learning_rat", "1"])
+    assert "usage" not in capsys.readouterr().err  # no argparse dump
+    with pytest.raises(ConfigError, match="max_steps") as e:
+        load_config(SFTTrainingConfig, path, max_steps="many")
+    assert e.value.field == "max_steps" and e.value.file is None
+
+
+def test_package_paths_resolve_inside_the_installed_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import inkforge
+
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(SFTTrainingConfig, None, **{**BASE, "train_file": "pkg://inkforge/data/sample_corpus.jsonl"})
+    assert Path(cfg.train_file) == Path(inkforge.__file__).parent / "data" / "sample_corpus.jsonl"
+    with pytest.raises(ConfigError, match="no installed Python package 'no_such_pkg'"):
+        load_config(SFTTrainingConfig, None, **{**BASE, "train_file": "pkg://no_such_pkg/x.jsonl"})
+
+
+def _unwrapped(text: str) -> str:
+    """Text without whitespace: rich wraps a long line to the terminal width, even inside a path."""
+    return "".join(text.split())
+
+
+def test_missing_model_folder_is_one_line_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from inkforge.cli.train import train_app
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(train_app, ["sft", "--config", "smoke_sft.yaml"])
+    assert result.exit_code == 2, result.output
+    out = _unwrapped(result.output)
+    assert "model_name_or_path" in out and _unwrapped("inkforge train build-tiny ./runs/tiny") in out
+    assert "Traceback" not in result.output and "usage" not in result.output
+
+
+def test_cli_training_yaml_type_error_is_one_located_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from inkforge.cli.train import train_app
+
+    path = tmp_path / "sft.yaml"
+    path.write_text(SFT_YAML + "max_steps: lots\n", encoding="utf-8")
+    result = CliRunner().invoke(train_app, ["sft", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    assert _unwrapped(f"{path}:5: field 'max_steps': expected int, got 'lots'") in _unwrapped(result.output)
+    assert "usage" not in result.output and "Traceback" not in result.output
+
+
+def test_hub_ids_pass_online_and_fail_offline_without_a_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = load_config(SFTTrainingConfig, None, **{**BASE, "model_name_or_path": "nobody/no-such-model",
+                                                  "train_file": "pkg://inkforge/data/sample_corpus.jsonl"})
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ConfigError, match="HF_HUB_OFFLINE"):
+        cfg.check_paths()
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    cfg.check_paths()
 
 
 def test_paper_grpo_config_matches_the_paper() -> None:
