@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from inkforge.cli.display import RunProgressBar  # noqa: E402
-from inkforge.graphs.curation import build_curation_graph, curation_job, fake_curation_responder  # noqa: E402
+from inkforge.graphs.curation import build_curation_graph, curation_job  # noqa: E402
 from inkforge.graphs.retrieval import SAMPLE_CORPUS, KeywordRetriever  # noqa: E402
 from inkforge.graphs.runner import arun_graph  # noqa: E402
 from inkforge.llm import (  # noqa: E402
@@ -48,6 +48,7 @@ from inkforge.llm import (  # noqa: E402
     ModelSpec,
     Runtime,  # noqa: E402
 )
+from inkforge.testing import fake_curation_responder  # noqa: E402
 from inkforge.testing.stub import StubProcess  # noqa: E402
 
 _WHO = ["奶奶", "爷爷", "妈妈", "爸爸", "老师", "同事", "闺蜜", "表弟", "客户", "老同学", "邻居", "师傅", "学长", "儿子", "女儿"]

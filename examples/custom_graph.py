@@ -29,12 +29,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from inkforge.agents import AgentDef, Issue
-from inkforge.graphs.curation import (
-    agent_check_node,
-    build_curation_graph,
-    curate,
-    fake_curation_responder,
-)
+from inkforge.graphs.curation import agent_check_node, build_curation_graph, curate
 from inkforge.graphs.retrieval import SAMPLE_CORPUS, KeywordRetriever
 from inkforge.llm import Runtime, load_config
 
@@ -110,30 +105,29 @@ _DRAFTS = {  # per request keyword: a concrete draft, a stock one, and (for the 
 }
 
 
-def _candidate(messages: Any) -> str:
-    lines = str(messages[-1].content).splitlines()
-    return next((lines[i + 1] for i, line in enumerate(lines) if line.startswith("候选") and i + 1 < len(lines)), "")
-
-
 def offline_runtime() -> Runtime:
-    """A scripted fake model plays every agent (toy answers, no network)."""
-    from inkforge.testing import FakeChatModel
+    """A scripted fake model plays every agent (toy answers, no network).
+
+    It answers from the call record: ``call.schema`` names the agent's output schema and
+    ``call.inputs`` holds the variables the agent was called with (its run metadata), so the request
+    and the candidate under review never have to be read back out of the prompt.
+    """
+    from inkforge.testing import FakeCall, FakeChatModel, fake_curation_responder
 
     shipped = fake_curation_responder(good=lambda text: len(text) >= 16)
 
-    def responder(messages: Any, schema: Any) -> Any:
-        if schema.__name__ == "WriterOutput":
-            prompt = str(messages[-1].content)
-            request = prompt.split("用户请求：", 1)[-1].split("\n", 1)[0]
+    def responder(call: FakeCall) -> Any:
+        if call.schema == "WriterOutput":
+            request = str(call.inputs.get("query", ""))
             drafts = next((d for key, d in _DRAFTS.items() if key in request), ("祝你一切顺利，万事如意！",))
+            prompt = str(call.messages[-1].content)  # its examples' order varies per sample
             return {"text": drafts[hashlib.sha256(prompt.encode()).digest()[0] % len(drafts)]}
-        if schema is StrictCritique:
-            text = _candidate(messages)
+        text = str(call.inputs.get("response", ""))
+        if call.schema == "StrictCritique":
             return {"issues": [], "generic": len(text) < 16, "summary": "空泛" if len(text) < 16 else "具体"}
-        if schema is SafetyCheck:
-            text = _candidate(messages)
+        if call.schema == "SafetyCheck":
             return {"safe": "终" not in text, "reason": "寿宴忌讳“终”字" if "终" in text else "无问题"}
-        return shipped(messages, schema)
+        return shipped(call)
 
     return Runtime.for_testing(FakeChatModel(responder=responder), concurrency=16)
 

@@ -146,8 +146,10 @@ class AgentDef(Generic[OutT]):
 class Agent(Generic[OutT]):
     """An agent bound to a runtime. Call :meth:`ainvoke` (or :meth:`invoke`) with template variables.
 
-    Example:
-        >>> # agent = JUDGE.bind(runtime); result = await agent.ainvoke({"query": q, "response": r, ...})
+    Example::
+
+        agent = JUDGE.bind(runtime)
+        result = await agent.ainvoke({"query": q, "response": r, "positive": p, "negative": n})
     """
 
     def __init__(self, definition: AgentDef[OutT], runtime: Any) -> None:
@@ -208,7 +210,7 @@ class Agent(Generic[OutT]):
                         model=spec.model, prompt_version=self.version, seconds=time.perf_counter() - t0)
                     self._account(res)
                     return res
-        res = await self._call_model(messages, spec)
+        res = await self._call_model(messages, spec, sample=sample, variables=variables)
         res.seconds = time.perf_counter() - t0
         if res.ok and key is not None and res.output is not None:
             rt.cache.put(key, res.output.model_dump(mode="json"), raw=res.raw, agent=self.name,
@@ -247,11 +249,8 @@ class Agent(Generic[OutT]):
                 # A dict schema, not the pydantic class: with the class, the OpenAI SDK validates inside
                 # ``invoke`` and raises without the raw text, and function calling hides failures as
                 # ``parsed=None``. With a dict we always get the raw answer and validate it ourselves,
-                # so every method shares one re-ask path.
-                # Test doubles that declare ``accepts_pydantic_schema`` get the class, so scripted
-                # responders can build answers from it.
-                schema = self.schema if getattr(model, "accepts_pydantic_schema", False) else self._schema_dict
-                r = model.with_structured_output(schema, method=method, include_raw=True)
+                # so every method shares one re-ask path. Its ``title`` names the schema.
+                r = model.with_structured_output(self._schema_dict, method=method, include_raw=True)
             self._runnables[key] = r
         return r
 
@@ -261,8 +260,32 @@ class Agent(Generic[OutT]):
             return [SystemMessage(str(messages[0].content) + hint), *messages[1:]]
         return [SystemMessage(hint.strip()), *messages]
 
-    async def _call_model(self, messages: list[BaseMessage], spec: Any) -> AgentResult[OutT]:
+    def run_metadata(self, variables: dict[str, Any], *, sample: int = 0) -> dict[str, Any]:
+        """The LangChain run metadata of this agent's model calls (what a LangSmith trace shows).
+
+        ``inkforge_agent``, ``inkforge_role``, ``inkforge_prompt_version``, ``inkforge_schema`` (the
+        output schema's name), ``inkforge_sample`` and ``inkforge_inputs`` (the template variables,
+        strings and numbers as they are, anything else as its JSON or ``str``). Each call adds
+        ``inkforge_method`` and ``inkforge_attempt`` (1 for the first call, 2 for the first re-ask...).
+
+        Example:
+            >>> from inkforge.agents import JUDGE
+            >>> from inkforge.llm.runtime import Runtime
+            >>> from inkforge.testing import FakeChatModel
+            >>> meta = JUDGE.bind(Runtime.for_testing(FakeChatModel())).run_metadata({"response": "r"}, sample=2)
+            >>> meta["inkforge_agent"], meta["inkforge_schema"], meta["inkforge_sample"], meta["inkforge_inputs"]
+            ('judge', 'JudgeVerdict', 2, {'response': 'r'})
+        """
+        return {"inkforge_agent": self.name, "inkforge_role": self.definition.role,
+                "inkforge_prompt_version": self.version, "inkforge_schema": self.schema.__name__,
+                "inkforge_sample": sample, "inkforge_inputs": {k: _plain(v) for k, v in variables.items()}}
+
+    async def _call_model(self, messages: list[BaseMessage], spec: Any, *, sample: int = 0,
+                          variables: dict[str, Any] | None = None) -> AgentResult[OutT]:
         rt = self.runtime
+        # Run metadata travels with every model call (LangChain callbacks, LangSmith traces, test
+        # doubles); endpoints never see it and the response cache does not key on it.
+        metadata = self.run_metadata(variables or {}, sample=sample)
         model = rt.model_for(self.definition.role)
         res: AgentResult[OutT] = AgentResult(agent=self.name, status="error", model=spec.model,
                                              prompt_version=self.version)
@@ -276,8 +299,10 @@ class Agent(Generic[OutT]):
             res.method = method
             res.attempts += 1
             try:
+                config = {"run_name": self.name,
+                          "metadata": {**metadata, "inkforge_method": method, "inkforge_attempt": res.attempts}}
                 async with rt.limiter:
-                    answer = await self._runnable(model, method).ainvoke(msgs)
+                    answer = await self._runnable(model, method).ainvoke(msgs, config=config)
             except Exception as e:  # noqa: BLE001 - classified below, never swallowed silently
                 status, unsupported = _classify(e)
                 if unsupported and mi + 1 < len(methods):
@@ -333,8 +358,9 @@ class Agent(Generic[OutT]):
             output_key: State key the result is written to (use a list reducer to collect several).
             sample: Maps the state to a sample index.
 
-        Example:
-            >>> # graph.add_node("judge", judge.as_node(lambda s: {...}, "verdicts"))
+        Example::
+
+            graph.add_node("judge", judge.as_node(lambda s: {"query": s["query"], ...}, "verdicts"))
         """
 
         async def node(state: Any) -> dict[str, Any]:
@@ -343,6 +369,16 @@ class Agent(Generic[OutT]):
 
         node.__name__ = f"{self.name}_node"
         return node
+
+
+def _plain(value: Any) -> Any:
+    """A template variable as run metadata: scalars as they are, anything else as JSON (or ``str``)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _short(err: Any) -> str:

@@ -62,7 +62,7 @@ def curate_cmd(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show the progress bar.")] = True,
 ) -> None:
     """Curate preference pairs: write candidates, debate, judge, audit, keep good-vs-bad pairs."""
-    from inkforge.graphs.curation.graph import (
+    from inkforge.graphs.curation import (
         MODES,
         PAIR_POLICIES,
         agents_from_config,

@@ -49,7 +49,7 @@ def _device_flags() -> dict[str, Any]:
 def run_pipeline(runtime: Any, queries: list[str], out: Path) -> dict[str, Any]:
     """Run the stages; returns a summary (also written to ``out/summary.json``)."""
     from inkforge.evaluation import load_labels
-    from inkforge.graphs.curation.graph import curate
+    from inkforge.graphs.curation import curate
     from inkforge.graphs.refinement import RefinementConfig, refine_judge
 
     summary: dict[str, Any] = {}

@@ -18,19 +18,40 @@ Durability, in three layers:
    never a duplicate or a half line.
 
 Checkpoint granularity: the default ``durability="exit"`` saves an item's graph state when its
-invocation ends (normally, by an error, or by cancellation on Ctrl-C), not after every superstep.
-Measured with ``bench/curation_throughput.py --transport fake`` (500 queries × 4 candidates, 64
-concurrent calls of 200 ms, 2 CPU cores): the per-superstep mode (``"async"``, ~10 checkpoints per
-item through one SQLite connection) does not limit throughput at that scale (wall / ideal 1.065 vs
-1.063) but costs 64% more client CPU per model call (1.82 vs 1.11 ms), and a client talking HTTP is
-CPU-bound, so ``"exit"`` is the default. Per-item resume stays correct: Ctrl-C (cancellation) still
-saves every in-flight item's progress, and after a hard kill (SIGKILL, power loss) an unfinished item
-restarts from its beginning (its finished model calls are free again if a response cache is
-configured). Pass ``durability="async"`` to save after every step instead.
+invocation ends (normally, by an error, or by cancellation on Ctrl-C), not after every superstep:
+per-superstep saves cost client CPU on every model call, and a client talking HTTP is CPU-bound
+(``python bench/curation_throughput.py --durability async`` measures the difference). Per-item resume stays
+correct: Ctrl-C (cancellation) still saves every in-flight item's progress, and after a hard kill
+(SIGKILL, power loss) an unfinished item restarts from its beginning (its finished model calls are
+free again if a response cache is configured). Pass ``durability="async"`` to save after every step
+instead.
+
+**A failed item is never a done item.** An item is committed only when its graph ran to its end
+(LangGraph's snapshot of the thread has no task left). A cancellation that lands after every task of
+a superstep finished, but before LangGraph applied their writes, saves a checkpoint whose step has
+nothing left to *run* (``StateSnapshot.next`` is empty) while the graph is not finished: resuming
+such an item applies those writes and runs the rest of the graph. An invocation that returns before
+the end (a LangGraph ``interrupt``) is an error for that item, never its final state.
+
+**Context.** A job's ``context`` (the graph's dependencies: bound agents, retriever, options) is
+passed to every invocation (``ainvoke(..., context=job.context)``), resumes included; LangGraph does
+not checkpoint it.
 
 Example:
-    >>> # report = run_graph(GraphJob(graph, to_input=..., to_records=..., outputs=("results",)),
-    >>> #                    "queries.jsonl", out_dir="runs/x", runtime=runtime)
+    >>> import tempfile
+    >>> from typing import TypedDict
+    >>> from langgraph.graph import START, StateGraph
+    >>> class S(TypedDict, total=False):
+    ...     query: str
+    ...     answer: str
+    >>> g = StateGraph(S)
+    >>> _ = g.add_node("shout", lambda s: {"answer": s["query"].upper()})
+    >>> _ = g.add_edge(START, "shout")
+    >>> job = GraphJob(g, to_input=lambda item: {"query": item.query},
+    ...                to_records=lambda item, state: {"results": [{"answer": state["answer"]}]})
+    >>> report = run_graph(job, ["hi", "ho"], out_dir=tempfile.mkdtemp() + "/run")
+    >>> report.processed, report.complete, sorted(r["answer"] for r in iter_records(report.out_dir / "results.jsonl"))
+    (2, True, ['HI', 'HO'])
 """
 
 from __future__ import annotations
@@ -48,7 +69,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from inkforge.core.aio import run_sync  # noqa: F401  (re-exported: runner.run_sync)
-from inkforge.core.errors import FailFastError, InputError
+from inkforge.core.errors import FailFastError, InkforgeError, InputError
 from inkforge.core.io import JsonlWriter, atomic_write_json, dumps
 from inkforge.graphs.items import Mode, QueryItem, read_queries, validate_queries
 
@@ -110,6 +131,10 @@ class GraphJob:
     restart_on: tuple[type[BaseException], ...] = ()
 
 
+class IncompleteItemError(InkforgeError, RuntimeError):
+    """An item's graph returned before its end (e.g. a LangGraph ``interrupt``): it is not done."""
+
+
 @dataclass
 class RunReport:
     """What one :func:`run_graph` call did.
@@ -155,8 +180,17 @@ class RunReport:
 class RunState:
     """The run's bookkeeping database: fingerprint, finished items and committed output sizes.
 
-    Plain :mod:`sqlite3` in WAL mode, used from the event loop thread only: a commit is one small
-    transaction per item (tens of microseconds with ``synchronous=NORMAL``).
+    Plain :mod:`sqlite3` in WAL mode with ``synchronous=NORMAL``, used from the event loop thread
+    only: a commit is one small transaction per item, cheap enough not to need a thread.
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> state = RunState(Path(tempfile.mkdtemp()) / "run.sqlite")
+        >>> state.commit(QueryItem(key="k1", id="q1", query="q"), "ok", state.start_run(), {"results": 12})
+        >>> state.done_run("k1"), state.file_sizes(), state.counts()
+        (1, {'results': 12}, {'ok': 1})
+        >>> state.close()
     """
 
     def __init__(self, path: Path) -> None:
@@ -395,6 +429,10 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
         graph = job.graph
         graph = graph.compile(checkpointer=saver) if hasattr(graph, "compile") else graph.copy(
             update={"checkpointer": saver})
+        if getattr(graph, "interrupt_before_nodes", None) or getattr(graph, "interrupt_after_nodes", None):
+            # A breakpoint returns a partial state as if the graph had ended; nobody would resume it.
+            raise InputError("the graph was compiled with interrupt_before/interrupt_after breakpoints; the "
+                             "runner runs graphs to their end, compile it without them", field="graph")
         limit_in_flight = max_in_flight or max(8, 2 * (runtime.limit if runtime is not None else 32))
         on_error = job.on_error or _default_error_records(job)
         await _drive(job, graph, saver, state, writers, report, run_id, source, limit, limit_in_flight,
@@ -436,7 +474,11 @@ async def _drive(job: GraphJob, graph: Any, saver: Any, state: RunState, writers
 
     async def invoke(item: QueryItem, inputs: dict[str, Any] | None, config: dict[str, Any]) -> Any:
         if job.on_step is None:
-            return await graph.ainvoke(inputs, config, context=job.context, durability=durability)
+            out = await graph.ainvoke(inputs, config, context=job.context, durability=durability, version="v2")
+            if out.interrupts:
+                raise IncompleteItemError(f"the graph stopped before its end (interrupts: {list(out.interrupts)}); "
+                                          "the runner cannot answer interrupts")
+            return dict(out.value)
         state: dict[str, Any] = {}
         stream = graph.astream(inputs, config, context=job.context, stream_mode="values", durability=durability)
         try:
@@ -454,7 +496,11 @@ async def _drive(job: GraphJob, graph: Any, saver: Any, state: RunState, writers
             snap = await graph.aget_state(config)
             if snap.values:
                 report.resumed += 1
-                if not snap.next:  # finished but not committed before the stop
+                # Finished (but not committed before the stop) only when no task is left in the saved
+                # step. ``snap.next`` is not that test: it lists the step's tasks that have not run, and
+                # is empty too when all ran but their writes were never applied (the stop came between
+                # the last task and the end of the superstep), a state that is not the graph's end.
+                if not snap.tasks:
                     return dict(snap.values)
                 return await invoke(item, None, config)
         return await invoke(item, job.to_input(item), config)
@@ -583,5 +629,5 @@ def iter_records(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     return read_jsonl(path)
 
 
-__all__ = ["MAX_ERROR_STREAK", "GraphJob", "RunReport", "RunState", "arun_graph", "dumps", "iter_records",
-           "prepare_out_dir", "run_graph", "run_sync"]
+__all__ = ["MAX_ERROR_STREAK", "GraphJob", "IncompleteItemError", "RunReport", "RunState", "arun_graph", "dumps",
+           "iter_records", "prepare_out_dir", "run_graph", "run_sync"]

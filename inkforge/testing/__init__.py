@@ -1,10 +1,12 @@
-"""Test doubles users can use in their own tests: a scripted fake chat model, an OpenAI-compatible
-loopback stub server with fault injection, and tiny local models built offline.
+"""Test doubles users can use in their own tests: a scripted fake chat model and responders that play
+the shipped agents, an OpenAI-compatible loopback stub server with fault injection, and tiny local
+models built offline.
 
 Example:
     >>> from inkforge.testing import FakeChatModel, StubServer
-    >>> with StubServer() as server:            # doctest: +SKIP
-    ...     print(server.base_url)
+    >>> with StubServer() as server:
+    ...     server.base_url.startswith("http://127.0.0.1:")
+    True
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from inkforge.testing.fake import FakeCall, FakeChatModel
+from inkforge.testing.responders import fake_curation_responder
 
 __all__ = ["FakeCall", "FakeChatModel", "Faults", "StubProcess", "StubServer", "build_tiny_chat_model",
-           "build_tiny_reward_model", "generate_from_schema"]
+           "build_tiny_reward_model", "fake_curation_responder", "generate_from_schema"]
 
 
 def __getattr__(name: str) -> Any:

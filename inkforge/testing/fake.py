@@ -9,51 +9,86 @@ Example:
     V(label=1)
     >>> fake.invoke("hi").content
     'not json'
-    >>> len(fake.calls)
-    2
+    >>> fake.with_structured_output(V.model_json_schema()).invoke("judge again")  # a dict schema, as agents pass
+    {'label': 0}
+    >>> [(c.schema, c.method) for c in fake.calls]
+    [('V', 'json_schema'), (None, None), ('V', 'json_schema')]
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from langchain_core.runnables import RunnableLambda
+from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.utils.function_calling import convert_to_openai_function
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 #: A scripted answer: text, a pydantic object or dict (sent as JSON), an exception (raised), or a
-#: callable ``(messages, schema) -> answer`` evaluated at call time.
+#: callable evaluated at call time: ``(call: FakeCall) -> answer`` or ``(messages, schema) -> answer``.
 Answer = Any
 
 
 @dataclass
 class FakeCall:
-    """One recorded call."""
+    """One recorded call: what the model was sent, and the LangChain run metadata it came with.
+
+    Attributes:
+        messages: The chat messages.
+        schema: The structured-output schema's name (a pydantic class's name, a dict schema's
+            ``title``), or ``None`` for a plain call.
+        method: The structured-output method, or ``None`` for a plain call.
+        json_schema: The schema as JSON schema (a dict schema as given), or ``None`` for a plain call.
+        metadata: The run's metadata (``config["metadata"]``, inherited ones included). inkforge agents
+            put theirs under ``inkforge_*`` keys (see :meth:`inkforge.agents.Agent.run_metadata`).
+    """
 
     messages: list[BaseMessage]
     schema: str | None
     method: str | None
+    json_schema: dict[str, Any] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
         """All message contents joined: handy for asserting what a prompt contained."""
         return "\n".join(str(m.content) for m in self.messages)
 
+    @property
+    def agent(self) -> str | None:
+        """The calling inkforge agent's name (run metadata ``inkforge_agent``), if any."""
+        return self.metadata.get("inkforge_agent")
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """The calling agent's template variables (run metadata ``inkforge_inputs``), or ``{}``."""
+        return dict(self.metadata.get("inkforge_inputs") or {})
+
 
 class FakeChatModel(BaseChatModel):
     """Scripted chat model.
 
     Answers come from ``responses`` (a FIFO queue, consumed across plain and structured calls) and,
-    once it is empty, from ``responder(messages, schema)``; with neither, a call raises
-    ``IndexError`` so a test never runs on an answer it did not script.
+    once it is empty, from ``responder``; with neither, a call raises ``IndexError`` so a test never
+    runs on an answer it did not script.
+
+    A callable answer (``responder`` or a queued one) takes either the call record,
+    ``(call: FakeCall)`` (messages, schema name, JSON schema, method and run metadata), or
+    ``(messages, schema)`` where ``schema`` is what was given to :meth:`with_structured_output` (inkforge
+    agents give a JSON-schema dict whose ``title`` names it, as they do to real endpoints) or ``None``.
+
+    Structured output behaves as ChatOpenAI's does: a pydantic class parses into an instance, a dict
+    schema into a dict; ``json_schema`` and ``function_calling`` refuse a dict schema without a
+    ``title`` (``ValueError``), since that names the schema on the wire.
 
     Attributes:
         responses: Queue of answers.
@@ -65,12 +100,9 @@ class FakeChatModel(BaseChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     responses: list[Any] = []
-    responder: Callable[[list[BaseMessage], Any], Answer] | None = None
+    responder: Callable[..., Answer] | None = None
     latency: float = 0.0
     usage: tuple[int, int] = (10, 5)
-    #: Agents pass this model their pydantic output class (real models get a JSON-schema dict), so a
-    #: ``responder`` receives the class as ``schema``.
-    accepts_pydantic_schema: bool = True
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _calls: list[FakeCall] = PrivateAttr(default_factory=list)
     _in_flight: int = PrivateAttr(default=0)
@@ -95,10 +127,11 @@ class FakeChatModel(BaseChatModel):
         self.responses.extend(answers)
         return self
 
-    def _next(self, messages: Sequence[BaseMessage], schema: type[BaseModel] | None, method: str | None) -> str:
+    def _next(self, messages: Sequence[BaseMessage], schema: Any, method: str | None,
+              metadata: Mapping[str, Any] | None) -> str:
+        call = FakeCall(list(messages), _schema_name(schema), method, _json_schema(schema), dict(metadata or {}))
         with self._lock:
-            name = schema.get("title") if isinstance(schema, dict) else (schema.__name__ if schema else None)
-            self._calls.append(FakeCall(list(messages), name, method))
+            self._calls.append(call)
             if self.responses:
                 answer = self.responses.pop(0)
             elif self.responder is not None:
@@ -106,7 +139,7 @@ class FakeChatModel(BaseChatModel):
             else:
                 raise IndexError("FakeChatModel has no scripted answer left for this call")
         if callable(answer) and not isinstance(answer, (BaseModel, type)):
-            answer = answer(list(messages), schema)
+            answer = answer(call) if _takes_call(answer) else answer(list(messages), schema)
         if isinstance(answer, BaseException):
             raise answer
         if isinstance(answer, BaseModel):
@@ -121,12 +154,16 @@ class FakeChatModel(BaseChatModel):
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=self._message(self._next(messages, None, None)))])
+        metadata = run_manager.metadata if run_manager is not None else None
+        return ChatResult(generations=[ChatGeneration(message=self._message(self._next(messages, None, None,
+                                                                                       metadata)))])
 
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                          run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         await self._sleep()
-        return self._generate(messages, stop)
+        metadata = run_manager.metadata if run_manager is not None else None
+        return ChatResult(generations=[ChatGeneration(message=self._message(self._next(messages, None, None,
+                                                                                       metadata)))])
 
     async def _sleep(self) -> None:
         with self._lock:
@@ -142,12 +179,15 @@ class FakeChatModel(BaseChatModel):
     def with_structured_output(self, schema: Any, *, method: str = "json_schema", include_raw: bool = False,
                                **kwargs: Any) -> Any:  # type: ignore[override]
         """Like ChatOpenAI's: returns parsed objects, or ``{"raw", "parsed", "parsing_error"}``."""
+        if isinstance(schema, Mapping) and method in ("json_schema", "function_calling"):
+            # The same check ChatOpenAI makes: on the wire a dict schema is named by its title.
+            convert_to_openai_function(dict(schema))
 
-        def run(messages: Any) -> Any:
+        def run(messages: Any, config: RunnableConfig | None = None) -> Any:
             msgs = _as_messages(messages)
-            raw = self._message(self._next(msgs, schema, method))
+            raw = self._message(self._next(msgs, schema, method, (config or {}).get("metadata")))
             try:
-                parsed: Any = (json.loads(str(raw.content)) if isinstance(schema, dict)
+                parsed: Any = (json.loads(str(raw.content)) if isinstance(schema, Mapping)
                                else schema.model_validate_json(str(raw.content)))
                 err = None
             except Exception as e:  # noqa: BLE001 - reported like langchain does
@@ -158,11 +198,44 @@ class FakeChatModel(BaseChatModel):
                 raise err
             return parsed
 
-        async def arun(messages: Any) -> Any:
+        async def arun(messages: Any, config: RunnableConfig | None = None) -> Any:
             await self._sleep()
-            return run(messages)
+            return run(messages, config)
 
         return RunnableLambda(run, afunc=arun, name=f"fake_structured_{method}")
+
+
+def _schema_name(schema: Any) -> str | None:
+    if schema is None:
+        return None
+    if isinstance(schema, Mapping):
+        title = schema.get("title")
+        return str(title) if title is not None else None
+    return getattr(schema, "__name__", None)
+
+
+def _json_schema(schema: Any) -> dict[str, Any] | None:
+    if schema is None:
+        return None
+    if isinstance(schema, Mapping):
+        return dict(schema)
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        return schema.model_json_schema()
+    return None
+
+
+def _takes_call(fn: Callable[..., Any]) -> bool:
+    """Whether an answer function takes the call record (one positional parameter) rather than
+    ``(messages, schema)``."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature: the classic form
+        return False
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        return False
+    positional = [p for p in params if p.kind in (inspect.Parameter.POSITIONAL_ONLY,
+                                                  inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    return len(positional) == 1
 
 
 def _as_messages(value: Any) -> list[BaseMessage]:

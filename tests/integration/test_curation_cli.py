@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -21,7 +23,7 @@ from inkforge.graphs.curation import build_curation_graph, curation_job
 from inkforge.graphs.retrieval import SAMPLE_CORPUS, KeywordRetriever
 from inkforge.graphs.runner import run_graph
 from inkforge.llm import InkforgeConfig, ModelSpec, Runtime
-from inkforge.testing import Faults, StubServer
+from inkforge.testing import Faults, StubServer, generate_from_schema
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -77,6 +79,65 @@ def test_thirty_percent_http_faults_every_query_accounted_for(tmp_path: Path) ->
     malformed = [f for f in failures if f["status"] == "parse_error"]
     assert all(f["raw"] for f in malformed)  # the broken answer is kept for debugging
     assert "sk-test" not in (out / "failures.jsonl").read_text()  # no secret in outputs
+
+
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+POEM_CORPUS = [{"id": "p1", "query": "a poem about rain", "response": "Grey lines of rain stitch the street."},
+               {"id": "p2", "query": "a poem for my sister", "response": "You kept the porch light on for me."},
+               {"id": "p3", "query": "a poem about the sea", "response": "The tide keeps every promise twice."}]
+
+
+def english_model(body: dict[str, Any]) -> dict[str, Any] | None:
+    """A stub model that answers every structured request in English: the writer with a line that
+    varies with its prompt, every other schema with the stub's own generated instance whose free
+    text is English (enums such as dimensions and severities already are)."""
+    spec = (body.get("response_format") or {}).get("json_schema") or {}
+    digest = hashlib.sha256(json.dumps(body["messages"], sort_keys=True).encode()).hexdigest()
+    if spec.get("name") == "WriterOutput":
+        return {"text": f"Autumn rain, line {digest[:6]}: the window keeps what the street forgets."}
+    if "schema" not in spec:
+        return None
+
+    def english(value: Any) -> Any:
+        if isinstance(value, str):
+            return value if value.isascii() else "a plain note"
+        if isinstance(value, list):
+            return [english(v) for v in value]
+        if isinstance(value, dict):
+            return {k: english(v) for k, v in value.items()}
+        return value
+
+    return english(generate_from_schema(spec["schema"], seed=digest))
+
+
+def test_english_task_curates_pairs_with_english_prompts_only(tmp_path: Path) -> None:
+    """task="poem" end to end over HTTP: the graph takes every label it adds to a prompt (few-shot
+    requests, critique summaries, "nothing") from the task's language, never Chinese."""
+    queries = ["a poem about autumn rain", "a poem for a friend moving away", "a poem about a night train",
+               "a poem about my grandmother's garden"]
+    with StubServer(responder=english_model) as server:
+        os.environ.setdefault("INKFORGE_TEST_KEY", "sk-test-not-a-secret")
+        ms = ModelSpec(model="stub", base_url=server.base_url, api_key_env="INKFORGE_TEST_KEY")
+        rt = Runtime(InkforgeConfig(models={"default": ms}, concurrency=6, cache=None, task="poem"))
+        graph = build_curation_graph(rt, retriever=KeywordRetriever(POEM_CORPUS), k=3, n_candidates=3,
+                                     pair_policy="all")
+        report = run_graph(curation_job(graph), queries, out_dir=tmp_path / "out", runtime=rt)
+        requests = server.requests
+    out = tmp_path / "out"
+    pairs, judgements, failures = read(out, "pairs"), read(out, "judgements"), read(out, "failures")
+    assert report.processed == 4 and len(judgements) == 12
+    assert not [f for f in failures if f["status"] != "no_pair"]
+    assert pairs and {p["prompt"] for p in pairs} <= set(queries)
+    assert all(not CJK.search(p["chosen"] + p["rejected"]) for p in pairs)
+    # Every prompt the agents sent is English, labels included.
+    assert len(requests) == 4 * 3 * 5
+    by_schema: dict[str, list[str]] = {}
+    for r in requests:
+        text = "\n".join(str(m["content"]) for m in r["messages"])
+        assert not CJK.search(text), text
+        by_schema.setdefault(r["response_format"]["json_schema"]["name"], []).append(text)
+    assert all("Request: " in t for t in by_schema["WriterOutput"])  # the few-shot examples' label
+    assert all("Summary: a plain note" in t for t in by_schema["JudgeVerdict"])  # the critiques' summary label
 
 
 # ------------------------------------------------------------------------------------------------ CLI

@@ -229,7 +229,8 @@ class _Structured:
         else:
             raise NotImplementedError(f"structured-output method {method!r}")
 
-    async def ainvoke(self, messages: Sequence[BaseMessage] | str) -> dict[str, Any]:
+    async def ainvoke(self, messages: Sequence[BaseMessage] | str, config: Any = None) -> dict[str, Any]:
+        # ``config`` (run name, metadata) is for LangChain callbacks, which this lean client has none of.
         msg = await self.model._chat(messages, self.extra)
         text = json.dumps(msg.tool_calls[0]["args"]) if msg.tool_calls else str(msg.content or "")
         try:
@@ -245,8 +246,6 @@ class DirectChatModel:
     Args:
         spec: The model spec (``provider="openai"``).
     """
-
-    accepts_pydantic_schema = False
 
     def __init__(self, spec: Any) -> None:
         if not self.supports(spec):

@@ -198,7 +198,7 @@ def test_failures_are_not_cached(tmp_path: Any) -> None:
 
 
 def test_one_concurrency_limit_shared_by_all_agents() -> None:
-    fake = FakeChatModel(responder=lambda m, s: generate_from_schema(s.model_json_schema(), seed=len(m)),
+    fake = FakeChatModel(responder=lambda call: generate_from_schema(call.json_schema, seed=len(call.messages)),
                          latency=0.02)
     rt = Runtime.for_testing(fake, concurrency=5)
     writer, judge = WRITER.bind(rt), JUDGE.bind(rt)
@@ -292,3 +292,77 @@ def test_sync_invoke_works_inside_a_running_loop() -> None:
 
     res = asyncio.run(cell())
     assert res.ok and res.output.text == "新婚快乐，白头偕老"  # type: ignore[union-attr]
+
+
+# -------------------------------------------------------------------------- what a model call carries
+
+
+def test_agents_pass_the_json_schema_dict_and_run_metadata_on_every_call() -> None:
+    seen: list[Any] = []
+
+    def classic(messages: Any, schema: Any) -> Any:  # the (messages, schema) form still works
+        seen.append(schema)
+        return "not json" if len(seen) == 1 else {"reason": "贴切", "label": 1}
+
+    fake = FakeChatModel(responder=classic)
+    judge = JUDGE.bind(Runtime.for_testing(fake))
+    variables = {"query": "给老师的祝福", "response": "老师辛苦了", "positive": ["真诚"], "negative": ""}
+    res = judge.invoke(variables, sample=3)
+    assert res.ok and res.attempts == 2
+    # The same JSON-schema dict real endpoints get, named by its title; never the pydantic class.
+    assert all(s == JudgeVerdict.model_json_schema() and s["title"] == "JudgeVerdict" for s in seen)
+    first, reask = fake.calls
+    assert first.schema == "JudgeVerdict" and first.json_schema == JudgeVerdict.model_json_schema()
+    assert first.agent == "judge" and first.metadata["inkforge_prompt_version"] == judge.version
+    assert first.metadata["inkforge_role"] == "judge" and first.metadata["inkforge_schema"] == "JudgeVerdict"
+    assert first.metadata["inkforge_sample"] == 3 and first.metadata["inkforge_method"] == "json_schema"
+    assert [c.metadata["inkforge_attempt"] for c in fake.calls] == [1, 2]
+    # Template variables as structured call data: strings as given, anything else as its JSON.
+    assert first.inputs == {"query": "给老师的祝福", "response": "老师辛苦了", "positive": '["真诚"]', "negative": ""}
+    assert reask.inputs == first.inputs
+
+
+def test_run_metadata_reaches_plain_calls_and_langchain_callbacks() -> None:
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Recorder(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.starts: list[tuple[Any, Any]] = []
+
+        def on_chat_model_start(self, serialized: Any, messages: Any, **kw: Any) -> None:
+            self.starts.append((kw.get("name"), kw.get("metadata")))
+
+    fake = FakeChatModel(responses=['{"text": "新婚快乐"}'])
+    rt = Runtime.for_testing(fake, spec=ModelSpec(model="fake", structured_output=["prompt"]))
+    writer = WRITER.bind(rt)
+    recorder = Recorder()
+
+    async def go() -> Any:
+        from langchain_core.runnables import RunnableLambda
+
+        # A parent run's callbacks see the agent's call, as a LangSmith trace would.
+        async def call(_: Any) -> Any:
+            return await writer.ainvoke({"query": "婚礼", "examples": []}, sample=1)
+
+        return await RunnableLambda(call).ainvoke(None, config={"callbacks": [recorder]})
+
+    assert asyncio.run(go()).ok
+    call = fake.calls[0]
+    assert call.schema is None and call.method is None  # plain call: the schema is only in the prompt
+    assert call.agent == "writer" and call.metadata["inkforge_schema"] == "WriterOutput"
+    assert call.inputs == {"query": "婚礼", "examples": "[]"} and call.metadata["inkforge_sample"] == 1
+    name, metadata = recorder.starts[0]
+    assert name == "writer" and metadata["inkforge_agent"] == "writer" and metadata["inkforge_method"] == "prompt"
+
+
+def test_fake_structured_output_treats_dict_schemas_like_chatopenai() -> None:
+    fake = FakeChatModel(responses=['{"label": 1}', '{"label": 2}'])
+    schema = {"title": "V", "type": "object", "properties": {"label": {"type": "integer"}}}
+    assert fake.with_structured_output(schema).invoke("x") == {"label": 1}  # a dict schema parses to a dict
+    raw = fake.with_structured_output(schema, method="function_calling", include_raw=True).invoke("y")
+    assert raw["parsed"] == {"label": 2} and raw["parsing_error"] is None
+    untitled = {"type": "object", "properties": {"label": {"type": "integer"}}}
+    for method in ("json_schema", "function_calling"):
+        with pytest.raises(ValueError, match="title"):
+            fake.with_structured_output(untitled, method=method)
+    fake.with_structured_output(untitled, method="json_mode")  # json_mode names no schema on the wire

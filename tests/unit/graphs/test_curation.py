@@ -22,13 +22,13 @@ from inkforge.graphs.curation import (
     critique_text,
     curate,
     curation_job,
-    fake_curation_responder,
     rank_key,
 )
+from inkforge.graphs.items import read_queries
 from inkforge.graphs.retrieval import SAMPLE_CORPUS, KeywordRetriever
 from inkforge.graphs.runner import arun_graph, run_graph
 from inkforge.llm import ModelSpec, Runtime
-from inkforge.testing import FakeChatModel
+from inkforge.testing import FakeCall, FakeChatModel, fake_curation_responder
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -70,25 +70,18 @@ AGENT_OF_SCHEMA = {"PositiveCritique": "positive_critic", "NegativeCritique": "n
                    "StrictCritique": "strict_critic", "WriterOutput": "writer"}
 
 
-def candidate_of(text: str) -> str:
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith("候选") and i + 1 < len(lines):
-            return lines[i + 1].strip()
-    return ""
-
-
 def tags(candidate: str) -> list[str]:
     m = re.search(r"\[([^\]]*)\]", candidate)
     return m.group(1).split() if m else []
 
 
-def scripted(messages: Any, schema: Any) -> Any:
-    text = "\n".join(str(m.content) for m in messages)
-    agent = AGENT_OF_SCHEMA[schema.__name__]
+def scripted(call: FakeCall) -> Any:
+    # The agent is named by its output schema (as on the wire); the candidate comes from the agent's
+    # run metadata (its template variables), not from the prompt text.
+    agent = AGENT_OF_SCHEMA[str(call.schema)]
     if agent == "writer":
-        return {"text": f"写给{text[-6:]}的祝福"}
-    t = tags(candidate_of(text))
+        return {"text": f"写给{call.text[-6:]}的祝福"}
+    t = tags(call.inputs["response"])
     if "fail" in t and t[t.index("fail") + 1] == agent:
         return "我觉得还行吧（不是 JSON）"
     if "raise" in t and t[t.index("raise") + 1] == agent:
@@ -370,3 +363,172 @@ def test_english_task_few_shot_examples_carry_english_labels() -> None:
     judge_prompts = [c.text for c in fake.calls if c.schema in ("JudgeVerdict", "ReflectorVerdict")]
     assert judge_prompts, "the critiques reached the judge"
     assert not any(zh in p for p in writer_prompts + judge_prompts for zh in ("请求：", "总结：", "（无）"))
+
+
+@pytest.mark.parametrize("step", [("writer",), ("negative_critic", "positive_critic"), ("judge",), ("reflector",)],
+                         ids=["writer", "critics", "judge", "reflector"])
+def test_item_stopped_at_the_end_of_a_step_resumes_to_the_uninterrupted_records(
+        tmp_path: Path, plant_unfinished_step: Any, step: tuple[str, ...]) -> None:
+    """The deterministic form of the kill-and-resume test: the item stopped after the last task of
+    ``step`` finished but before the step ended (what Ctrl-C at that moment saves). Its records after a
+    resume are those of an uninterrupted run: no candidate silently loses its critique or verdict, and
+    the item is never committed with no record at all."""
+    queries = [f"给同事{i}的新年祝福" for i in range(3)]
+
+    def setup() -> tuple[Runtime, Any]:
+        rt = Runtime.for_testing(FakeChatModel(responder=fake_curation_responder()), concurrency=6)
+        return rt, build_curation_graph(rt, retriever=KeywordRetriever(SAMPLE_CORPUS), n_candidates=3)
+
+    rt, graph = setup()
+    run_graph(curation_job(graph), queries, out_dir=tmp_path / "straight", runtime=rt)
+    rt, graph = setup()
+    job = curation_job(graph)
+    item = next(read_queries(queries))
+    asyncio.run(plant_unfinished_step(tmp_path / "resumed", graph, item, job.to_input(item), step,
+                                      context=graph.context))
+    report = run_graph(job, queries, out_dir=tmp_path / "resumed", runtime=rt, resume=True)
+    assert report.resumed == 1 and report.processed == 3 and report.errors == 0
+
+    def lines(name: str, folder: str) -> list[str]:
+        return sorted((tmp_path / folder / f"{name}.jsonl").read_text(encoding="utf-8").splitlines())
+
+    for name in ("pairs", "judgements", "failures"):
+        assert lines(name, "resumed") == lines(name, "straight"), name
+    judged = [json.loads(x) for x in lines("judgements", "resumed")]
+    assert sorted(j["candidate"] for j in judged if j["item_id"] == item.id) == [0, 1, 2]
+
+
+# ------------------------------------------------------------------------------- nodes and context
+
+
+def test_nodes_are_module_level_functions_of_state_and_context() -> None:
+    from dataclasses import replace
+
+    from langgraph.runtime import Runtime as GraphRuntime
+
+    from inkforge.graphs.curation import graph as curation_graph
+
+    rt = runtime()
+    g = build_curation_graph(rt, n_candidates=3, pair_policy="all")
+    for name, spec in g.nodes.items():
+        fn = spec.runnable.afunc if spec.runnable.func is None else spec.runnable.func  # type: ignore[attr-defined]
+        assert fn.__module__ == curation_graph.__name__ and "<locals>" not in fn.__qualname__, name
+    for branches in g.branches.values():
+        for branch in branches.values():
+            fn = branch.path.func or branch.path.afunc  # type: ignore[attr-defined]
+            assert fn.__module__ == curation_graph.__name__ and "<locals>" not in fn.__qualname__
+    assert g.context.n_candidates == 3 and g.context.pair_policy == "all" and g.context.reflector
+    assert dict(g.context.agents) == g.agents and g.context.task is rt.task
+
+    # The same functions, called directly with a context of our own.
+    examples = [{"id": "a", "query": "qa", "response": "ra"}, {"id": "b", "query": "qb", "response": "rb"}]
+    ctx = replace(g.context, n_candidates=2, vary_examples=True)
+    sends = curation_graph.route_to_writers({"query": "q", "examples": examples}, GraphRuntime(context=ctx))
+    assert [(s.node, s.arg["sample"], [e["id"] for e in s.arg["examples"]]) for s in sends] == [
+        ("writer", 0, ["a", "b"]), ("writer", 1, ["b", "a"])]
+    no_vary = replace(ctx, vary_examples=False)
+    assert all(s.arg["examples"] == examples for s in
+               curation_graph.route_to_writers({"query": "q", "examples": examples}, GraphRuntime(context=no_vary)))
+    assert curation_graph.route_to_critics({"query": "q", "candidates": []}, GraphRuntime(context=ctx)) == "pair"
+    task = {"query": "请求", "candidate": 4, "response": "好 [good]", "positive": "- 真诚", "negative": "（无）"}
+    out = asyncio.run(curation_graph.judge_node(task, GraphRuntime(context=ctx)))  # type: ignore[arg-type]
+    [verdict] = out["verdicts"]
+    assert verdict["candidate"] == 4 and verdict["result"]["output"]["label"] == 1
+    state = {"query": "q", "candidates": [{"candidate": 0, "text": "x", "source": "given", "result": None}]}
+    assert curation_graph.pair_node(state, GraphRuntime(context=ctx))["no_pair"]["reason_code"] == "too_few_valid"
+
+
+def test_a_graph_invoked_without_its_context_says_how_to_fix_it() -> None:
+    g = build_curation_graph(runtime(), mode="judge_given")
+    with pytest.raises(TypeError, match="context=graph.context"):
+        asyncio.run(g.compile().ainvoke({"item_id": "1", "query": "q", "given": ["a [good]", "b [bad]"]}))
+    state = asyncio.run(g.compile().ainvoke({"item_id": "1", "query": "q", "given": ["a [good]", "b [bad]"]},
+                                            context=g.context))
+    assert [(p["chosen"]["response"], p["rejected"]["response"]) for p in state["pairs"]] == [("a [good]", "b [bad]")]
+
+
+# -------------------------------------------------------------------------------------- the responder
+
+
+def test_fake_curation_responder_reads_the_candidate_from_call_data_not_the_prompt(tmp_path: Path) -> None:
+    """Prompts that never show the candidate under a header (or at all): the responder still tells
+    one candidate's story consistently to every agent, from the agent's template variables."""
+    from inkforge.agents import JUDGE, NEGATIVE_CRITIC, POSITIVE_CRITIC, REFLECTOR
+
+    def blind(defn: AgentDef[Any]) -> AgentDef[Any]:
+        return AgentDef(name=f"blind_{defn.name}", role=defn.role, schema=defn.schema,
+                        prompt="## user\nDo your job on the item; answer in JSON.")
+
+    fake = FakeChatModel(responder=fake_curation_responder(good=lambda text: text.startswith("good")))
+    rows = given_rows(["good one", "bad one", "good two"])
+    r = run(tmp_path, rows, rt=Runtime.for_testing(fake), pair_policy="all", positive_critic=blind(POSITIVE_CRITIC),
+            negative_critic=blind(NEGATIVE_CRITIC), judge=blind(JUDGE), reflector=blind(REFLECTOR))
+    assert not any("one" in c.text or "two" in c.text for c in fake.calls)  # the prompts never show them
+    assert {(p["chosen"], p["rejected"]) for p in r["pairs"]} == {("good one", "bad one"), ("good two", "bad one")}
+    for j in r["judgements"]:
+        good = j["response"].startswith("good")
+        assert j["judge"]["label"] == j["reflector"]["final_label"] == j["label"] == int(good)
+        assert (j["negative"]["issues"] == []) is good and len(j["positive"]["strengths"]) == (2 if good else 1)
+    # Every critic, judge and reflector call was about one candidate, named in its call data.
+    assert {c.inputs["response"] for c in fake.calls} == {"good one", "bad one", "good two"}
+
+
+def test_fake_curation_responder_refuses_calls_it_cannot_answer() -> None:
+    from inkforge.agents import JudgeVerdict
+
+    respond = fake_curation_responder()
+    fake = FakeChatModel(responder=respond)
+    with pytest.raises(ValueError, match="needs the agent's 'response' input"):
+        fake.with_structured_output(JudgeVerdict.model_json_schema()).invoke("a judge call made by hand")
+    with pytest.raises(ValueError, match="no answer for schema 'Mystery'"):
+        respond(FakeCall([], "Mystery", "json_schema", metadata={"inkforge_inputs": {"response": "x"}}))
+
+
+# ------------------------------------------------------------------------------------ record shapes
+
+
+def shape_model(shape: Any) -> Any:
+    """A strict pydantic model of a record TypedDict (pydantic takes ``typing.TypedDict`` only from 3.12)."""
+    from typing import get_type_hints
+
+    from pydantic import ConfigDict, create_model
+
+    hints = get_type_hints(shape)  # NotRequired[...] stripped; optional keys get a default below
+    fields = {k: (tp, ...) if k in shape.__required_keys__ else (tp, None) for k, tp in hints.items()}
+    return create_model(shape.__name__, __config__=ConfigDict(extra="forbid", strict=True), **fields)
+
+
+def test_every_record_written_matches_its_declared_shape(tmp_path: Path) -> None:
+    from inkforge.core.types import FailureRecord, JudgementRecord, PairRecord
+
+    rt = runtime()
+    safety = agent_check_node(SAFETY, rt, veto=lambda out: None if out.safe else out.reason)
+    rows = [*given_rows(POLICY_GROUP, ["a [good]", "b [good]"], ["c [good]", "d [bad fail negative_critic]"],
+                        ["e [good unsafe]", "f [bad]", "g [good fail safety]", "h [bad raise judge]"]),
+            {"id": "meta", "query": "带元数据", "responses": ["i [good]", "j [bad]"], "source": "forum"}]
+    r = run(tmp_path, rows, rt=rt, pair_policy="all", extra_nodes={"safety": safety})
+    shapes = {"pairs": PairRecord, "judgements": JudgementRecord, "failures": FailureRecord}
+    seen: dict[str, set[str]] = {}
+    for name, shape in shapes.items():
+        model = shape_model(shape)
+        assert r[name], name
+        for rec in r[name]:
+            keys = set(rec)
+            assert shape.__required_keys__ <= keys, (name, shape.__required_keys__ - keys)
+            assert keys <= shape.__required_keys__ | shape.__optional_keys__, (name, keys - shape.__annotations__.keys())
+            model.model_validate(rec)
+            seen.setdefault(name, set()).update(keys)
+    # The run covered every kind of line: agent failures, extra-node failures, no-pair lines, row meta.
+    assert {f["stage"] for f in r["failures"]} >= {"negative_critic", "judge", "safety", "pair"}
+    assert "meta" in seen["judgements"] and {"reason_code", "judged", "attempts"} <= seen["failures"]
+
+    # The runner's own failure line (an item whose graph raised) has the same shape.
+    def broken(state: Any) -> dict[str, Any]:
+        raise RuntimeError("checker down")
+
+    g = build_curation_graph(rt, mode="judge_given", extra_nodes={"broken": broken})
+    report = run_graph(curation_job(g), given_rows(["a [good]", "b [bad]"]), out_dir=tmp_path / "err", runtime=rt)
+    [fail] = [json.loads(x) for x in (tmp_path / "err" / "failures.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert report.errors == 1 and fail["stage"] == "graph" and "checker down" in fail["reason"]
+    shape_model(FailureRecord).model_validate(fail)
+    assert set(fail) <= FailureRecord.__required_keys__ | FailureRecord.__optional_keys__

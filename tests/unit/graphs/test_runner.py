@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import operator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import pytest
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Send
 
 from inkforge.core.errors import FailFastError, InputError
-from inkforge.graphs.items import QueryItem
+from inkforge.graphs.items import QueryItem, read_queries
 from inkforge.graphs.runner import MAX_ERROR_STREAK, GraphJob, arun_graph, run_graph
 
 pytestmark = pytest.mark.timeout(60)
@@ -168,3 +171,109 @@ def test_duplicate_rows_run_once(tmp_path: Path) -> None:
     report = run_graph(job(make_graph({})), ["a", "b", "a", "c", "b"], out_dir=tmp_path / "out")
     assert report.duplicates == 2 and report.processed == 3
     assert len(lines(tmp_path / "out" / "results.jsonl")) == 3
+
+
+# ------------------------------------------------------------------------- context and unfinished items
+
+
+@dataclass(frozen=True)
+class FanContext:
+    parts: int
+    sep: str
+
+
+class Fan(TypedDict, total=False):
+    query: str
+    parts: Annotated[list[str], operator.add]
+    answer: str
+
+
+class Part(TypedDict):
+    query: str
+    i: int
+
+
+def fan_graph(calls: dict[str, int]) -> StateGraph:
+    """START → split ─Send×parts→ part → join → END; the fan-out and the separator come from the context."""
+
+    def split(state: Fan) -> dict[str, Any]:
+        return {}
+
+    def route(state: Fan, runtime: Runtime[FanContext]) -> list[Send]:
+        return [Send("part", Part(query=state["query"], i=i)) for i in range(runtime.context.parts)]
+
+    async def part(task: Part) -> dict[str, Any]:
+        calls["part"] = calls.get("part", 0) + 1
+        return {"parts": [f"{task['query']}.{task['i']}"]}
+
+    def join(state: Fan, runtime: Runtime[FanContext]) -> dict[str, Any]:
+        calls["join"] = calls.get("join", 0) + 1
+        return {"answer": runtime.context.sep.join(sorted(state["parts"]))}
+
+    g = StateGraph(Fan, context_schema=FanContext)
+    g.add_node("split", split)
+    g.add_node("part", part, input_schema=Part)  # type: ignore[arg-type]
+    g.add_node("join", join)
+    g.add_edge(START, "split")
+    g.add_conditional_edges("split", route, ["part"])
+    g.add_edge("part", "join")
+    g.add_edge("join", END)
+    return g
+
+
+def fan_job(graph: StateGraph, context: FanContext) -> GraphJob:
+    def to_records(item: QueryItem, state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        # .get: a state committed before its end must show up as a wrong record, not as a KeyError.
+        return {"results": [{"item_id": item.id, "answer": state.get("answer"), "parts": sorted(state.get("parts", []))}]}
+
+    return GraphJob(graph=graph, to_input=lambda item: {"query": item.query}, to_records=to_records,
+                    outputs=("results", "failures"), name="fan", context=context)
+
+
+def test_job_context_reaches_every_node(tmp_path: Path) -> None:
+    calls: dict[str, int] = {}
+    run_graph(fan_job(fan_graph(calls), FanContext(parts=3, sep="+")), ["a", "b"], out_dir=tmp_path / "out")
+    assert {r["answer"] for r in lines(tmp_path / "out" / "results.jsonl")} == {"a.0+a.1+a.2", "b.0+b.1+b.2"}
+    assert calls == {"part": 6, "join": 2}
+
+
+def test_item_stopped_after_a_steps_last_task_is_resumed_never_committed_half_done(
+        tmp_path: Path, plant_unfinished_step: Any) -> None:
+    """A stop between a superstep's last task and the step's end leaves nothing to *run* in the saved
+    step (``snap.next == ()``) although the graph has not ended: resume must finish it, with its context."""
+    out, ctx = tmp_path / "out", FanContext(parts=3, sep="+")
+    item = next(read_queries(["a"]))
+    asyncio.run(plant_unfinished_step(out, fan_graph({}), item, {"query": "a"}, {"part"}, context=ctx))
+    calls: dict[str, int] = {}
+    report = run_graph(fan_job(fan_graph(calls), ctx), ["a", "b"], out_dir=out, resume=True)
+    recs = {r["item_id"]: r for r in lines(out / "results.jsonl")}
+    assert recs[item.id]["answer"] == "a.0+a.1+a.2"  # joined, from the saved parts
+    assert recs[item.id]["parts"] == ["a.0", "a.1", "a.2"] and len(recs) == 2
+    assert report.resumed == 1 and report.processed == 2 and report.errors == 0
+    # The item's three finished parts were not redone: only b's ran; both items joined.
+    assert calls == {"part": 3, "join": 2}
+
+
+def test_an_interrupted_graph_is_an_error_never_a_done_item(tmp_path: Path) -> None:
+    from langgraph.types import interrupt
+
+    def ask(state: S) -> dict[str, Any]:
+        if state["query"] == "q01":
+            interrupt("which greeting?")  # nobody answers in a batch run
+        return {"steps": ["ask"], "answer": state["query"].upper()}
+
+    g = StateGraph(S)
+    g.add_node("ask", ask)
+    g.add_edge(START, "ask")
+    g.add_edge("ask", END)
+    report = run_graph(job(g), QUERIES[:3], out_dir=tmp_path / "out")
+    assert sorted(r["answer"] for r in lines(tmp_path / "out" / "results.jsonl")) == ["Q00", "Q02"]
+    [fail] = lines(tmp_path / "out" / "failures.jsonl")
+    assert fail["query"] == "q01" and fail["status"] == "error" and "IncompleteItemError" in fail["reason"]
+    assert report.errors == 1
+
+
+def test_graphs_with_breakpoints_are_refused(tmp_path: Path) -> None:
+    compiled = make_graph({}).compile(interrupt_before=["second"])
+    with pytest.raises(InputError, match="interrupt_before/interrupt_after"):
+        run_graph(job(compiled), QUERIES[:2], out_dir=tmp_path / "out")
