@@ -65,8 +65,10 @@ class RefinementConfig(BaseModel):
         reflection: Run the reflection phase.
         length_slice: Inclusive character bounds of the length-controlled slice; ``None``: the task's
             (``task.length_slice``).
-        max_failure_rate: If the starting rubric's validation fails (status not ok) on more than this
-            share of rows, stop with :class:`~inkforge.core.errors.FailFastError`: the endpoint is broken.
+        max_failure_rate: If the starting rubric's gate fails (status not ok) on more than this share of
+            rows, stop with :class:`~inkforge.core.errors.FailFastError`: the endpoint is broken (the
+            run's checkpoint is dropped). The final test-split evaluation stops the same way, keeping
+            the loop's checkpoint, so resuming judges the test split again.
         initial_rubric: Starting S_D; ``None``: the task's default.
         initial_strategy: Starting S_G; ``None``: the task's default.
         feedback_chars: Texts quoted into optimiser feedback are cut to this many characters.

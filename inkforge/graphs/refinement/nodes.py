@@ -118,7 +118,7 @@ def refinement_context(runtime: Any, *, generator: AgentDef[Any] = ADVERSARIAL_G
                              error_reflector=error_reflector.bind(runtime), optimizer=optimizer.bind(runtime),
                              config=cfg, text=task.text, rubric=tuple(rubric), strategy=tuple(strategy),
                              identity=rubric_identity(runtime, detector),
-                             length_slice=tuple(cfg.length_slice or task.length_slice),  # type: ignore[arg-type]
+                             length_slice=cfg.length_slice or task.length_slice,
                              length_threshold=task.length_rule_threshold)
 
 
