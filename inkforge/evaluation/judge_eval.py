@@ -1,5 +1,15 @@
 """Evaluate a judge: the detector, with a rubric, against human labels and beside the length baseline.
 
+Besides agreement with the labels, the report carries the judge's **corrected pass rate**
+(:func:`~inkforge.evaluation.prevalence.corrected_pass_rate`): the share of good items the judge's
+verdicts imply once its measured true- and false-positive rates are accounted for, on unlabelled
+items (e.g. a policy's completions) or, without them, on the labelled rows beside their true rate.
+
+The evaluation fails honestly: label rows are de-duplicated first (the counts are in the report), and
+once more than ``max_failure_rate`` of the judge calls fail (after :data:`MIN_CALLS` of them, or all
+of them for a smaller set), the remaining calls are cancelled and
+:class:`~inkforge.core.errors.FailFastError` names the failures: a report of garbage is never returned.
+
 Example:
     >>> import asyncio
     >>> from inkforge.llm.runtime import Runtime
@@ -9,71 +19,218 @@ Example:
     >>> report = asyncio.run(aevaluate_judge(Runtime.for_testing(fake), rows, n_boot=0))
     >>> report["overall"]["n"], report["rubric"]["default"], [i["verdict"] for i in report["items"]]
     (4, True, [1, 1, 1, 1])
+    >>> report["pass_rate"]["observed"], report["pass_rate"]["human"], report["pass_rate"]["corrected"]
+    (1.0, 0.5, None)
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from inkforge.agents import DETECTOR, AgentDef
 from inkforge.agents.base import AgentResult
 from inkforge.agents.detector import detector_for_rubric
+from inkforge.core.errors import FailFastError, InputError
 from inkforge.core.rubric import Rubric
-from inkforge.evaluation.metrics import judge_report, response_length
+from inkforge.evaluation.labels import dedupe_labels
+from inkforge.evaluation.metrics import LENGTH_RULE_THRESHOLD, judge_report, response_length
+from inkforge.evaluation.prevalence import corrected_pass_rate
 
-__all__ = ["aevaluate_judge"]
+log = logging.getLogger(__name__)
+
+__all__ = ["MIN_CALLS", "FailureWatch", "aevaluate_judge", "ajudge_all"]
+
+#: Judge calls seen before the failure rate may stop an evaluation (all of them for a smaller set).
+MIN_CALLS = 20
+
+
+class FailureWatch:
+    """Stops a batch of judge calls once most of them fail.
+
+    The check is on the results so far: after ``min(MIN_CALLS, total)`` results, a failure share
+    above ``max_rate`` raises :class:`~inkforge.core.errors.FailFastError` with the failures by status
+    and the first error message. It is self-contained so that a shared failure-rate monitor of the
+    model layer can replace it without changing :func:`aevaluate_judge`'s behaviour.
+
+    Example:
+        >>> watch = FailureWatch(max_rate=0.5, total=3)
+        >>> watch.record("ok", None)
+        >>> watch.record("error", "HTTP 500")
+        >>> try:
+        ...     watch.record("error", "HTTP 500")
+        ... except FailFastError as e:
+        ...     print(str(e).split(";")[0])
+        judge calls failed on 2 of 3 rows (67%)
+    """
+
+    def __init__(self, max_rate: float | None, total: int, min_calls: int = MIN_CALLS) -> None:
+        self.max_rate = max_rate
+        self.needed = max(1, min(min_calls, total))
+        self.done = 0
+        self.by_status: dict[str, int] = {}
+        self.first_error: str | None = None
+
+    @property
+    def failed(self) -> int:
+        """Failed calls so far."""
+        return sum(self.by_status.values())
+
+    def record(self, status: str, error: str | None) -> None:
+        """Count one result; raise once the failure share is too high.
+
+        Raises:
+            FailFastError: More than ``max_rate`` of at least ``min(MIN_CALLS, total)`` results failed
+                (``max_rate`` 1.0 never stops).
+        """
+        self.done += 1
+        if status != "ok":
+            self.by_status[status] = self.by_status.get(status, 0) + 1
+            if self.first_error is None:
+                self.first_error = error or status
+        if self.max_rate is None or self.done < self.needed:
+            return
+        rate = self.failed / self.done
+        if rate > self.max_rate:
+            raise FailFastError(
+                f"judge calls failed on {self.failed} of {self.done} rows ({rate:.0%}); more than "
+                f"max_failure_rate={self.max_rate} of the calls fail, so the evaluation stops without a report: "
+                f"{self.by_status}; first error: {self.first_error}. Check the endpoint, the model name and the key")
+
+
+async def ajudge_all(agent: Any, inputs: Sequence[dict[str, Any]], *, max_failure_rate: float | None = 0.5,
+                     in_flight: int | None = None,
+                     on_progress: Callable[[int, int], None] | None = None) -> list[AgentResult[Any]]:
+    """Run a bound judge agent on many inputs concurrently, stopping early when most calls fail.
+
+    Model calls are limited by the runtime's shared limit; ``in_flight`` also bounds the inputs started
+    and not finished, so that a failing endpoint is noticed after about ``in_flight`` inputs rather than
+    after every input's first attempt (the shared limit serves queued calls in turn, re-asks included).
+    Once a :class:`FailureWatch` trips, the calls still queued are cancelled and its
+    :class:`~inkforge.core.errors.FailFastError` propagates.
+
+    Args:
+        agent: A bound agent (``agent.ainvoke(variables)`` returns an ``AgentResult``).
+        inputs: The variables of each call (for the detector: ``query``, ``response``, ``rubric``).
+        max_failure_rate: See :class:`FailureWatch`; ``None``: never stop.
+        in_flight: Most inputs started and not finished; ``None``: no bound beyond the runtime's.
+        on_progress: Called with (done, total) after each call.
+
+    Returns:
+        The results, in the order of ``inputs``.
+
+    Raises:
+        FailFastError: More than ``max_failure_rate`` of the calls failed.
+    """
+    total = len(inputs)
+    watch = FailureWatch(max_failure_rate, total)
+    gate = asyncio.Semaphore(in_flight or max(total, 1))
+    done = 0
+
+    async def one(variables: dict[str, Any]) -> AgentResult[Any]:
+        nonlocal done
+        async with gate:
+            res: AgentResult[Any] = await agent.ainvoke(variables)
+        done += 1
+        if on_progress is not None:
+            on_progress(done, total)
+        watch.record(res.status, res.error)
+        return res
+
+    tasks = [asyncio.ensure_future(one(v)) for v in inputs]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        # Stop the calls still queued: a broken endpoint must not be asked thousands more times.
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 async def aevaluate_judge(runtime: Any, rows: Sequence[dict[str, Any]], rubric: Rubric | None = None, *,
                           detector: AgentDef[Any] = DETECTOR, n_boot: int = 1000, seed: int = 0,
+                          unlabelled: Sequence[dict[str, Any]] | None = None,
+                          max_failure_rate: float | None = 0.5,
                           on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Judge labelled rows with a rubric (concurrently) and report against the length baseline.
+
+    Label rows are de-duplicated first (:func:`~inkforge.evaluation.labels.dedupe_labels`: one row per
+    query and response, none for conflicting labels); the counts are in ``report["labels"]`` and a
+    warning is logged. The length slice and the fixed length rule are the task's
+    (``task.length_slice``, ``task.length_rule_threshold``, the paper's 39 characters when the task
+    has none).
 
     Args:
         runtime: The runtime (the detector role's model judges).
         rows: Labelled rows ``{"query", "response", "label"}``.
         rubric: The rubric; ``None``: the task's default. Its own prompt text is used when it has one.
         detector: Detector agent.
-        n_boot: Bootstrap resamples.
+        n_boot: Bootstrap resamples (0: no intervals).
         seed: Bootstrap seed.
-        on_progress: Called with (done, total) after each row.
+        unlabelled: Rows ``{"query", "response"}`` to estimate the corrected pass rate of (kept as
+            given, repeats included); ``None``: the estimate is made on the labelled rows.
+        max_failure_rate: Stop with :class:`~inkforge.core.errors.FailFastError` once more than this
+            share of the judge calls fail (see :class:`FailureWatch`); ``None``: never stop.
+        on_progress: Called with (done, total) after each judge call.
 
     Returns:
-        :func:`inkforge.evaluation.metrics.judge_report` plus ``rubric``, ``model``, ``usage`` and per-row
-        ``items`` (failures keep their status, error and raw output).
+        :func:`inkforge.evaluation.metrics.judge_report` plus ``labels`` (de-duplication counts),
+        ``pass_rate`` (:func:`~inkforge.evaluation.prevalence.corrected_pass_rate`), ``rubric``
+        (``version``: the :class:`~inkforge.core.rubric.Rubric`'s own hash), ``model``, ``usage``, per-row
+        ``items`` and, with ``unlabelled``, ``unlabelled`` (``n`` and its ``items``). Failed items keep
+        their status, error and raw output.
+
+    Raises:
+        InputError: No labelled row is left after de-duplication.
+        FailFastError: Too many judge calls failed.
     """
     rb = rubric or Rubric.default(runtime.task.name)
+    task = runtime.task
     agent = detector_for_rubric(rubric, detector).bind(runtime)
-    total = len(rows)
-    done = 0
-
-    async def one(row: dict[str, Any]) -> AgentResult[Any]:
-        nonlocal done
-        res = await agent.ainvoke({"query": row["query"], "response": row["response"], "rubric": list(rb.rules)})
-        done += 1
-        if on_progress is not None:
-            on_progress(done, total)
-        return res
-
-    results = await asyncio.gather(*(one(r) for r in rows))
+    dedup = dedupe_labels(rows)
+    if dedup.changed:
+        log.warning("labels: %s", dedup.message())
+    labelled = dedup.rows
+    if not labelled:
+        raise InputError(f"no labelled rows left after de-duplication ({dedup.message()})", field="label")
+    extra = list(unlabelled or [])
+    results = await ajudge_all(agent, [{"query": r["query"], "response": r["response"], "rubric": list(rb.rules)}
+                                       for r in [*labelled, *extra]],
+                               max_failure_rate=max_failure_rate, on_progress=on_progress,
+                               # Enough to keep the shared limit busy, few enough to stop early.
+                               in_flight=max(MIN_CALLS, 2 * runtime.config.concurrency))
     preds = [r.output.label if r.ok and r.output is not None else None for r in results]
-    statuses = [r.status for r in results]
-    report = judge_report(rows, preds, statuses=statuses, n_boot=n_boot, seed=seed)
-    items = []
-    for i, (row, res, p) in enumerate(zip(rows, results, preds, strict=True)):
-        item: dict[str, Any] = {"i": i, "length": response_length(row["response"]), "label": int(row["label"]),
-                                "verdict": p, "status": res.status}
-        if not res.ok:
-            # Failures keep the raw output: it is what a human needs to fix a prompt or an endpoint.
-            item.update(error=res.error, raw=res.raw)
-        items.append(item)
+    n_lab = len(labelled)
+    threshold = task.length_rule_threshold if task.length_rule_threshold is not None else LENGTH_RULE_THRESHOLD
+    report = judge_report(labelled, preds[:n_lab], statuses=[r.status for r in results[:n_lab]], n_boot=n_boot,
+                          seed=seed, length_slice=task.length_slice, threshold=threshold)
+
+    def items(src: Sequence[dict[str, Any]], res: Sequence[AgentResult[Any]],
+              verdicts: Sequence[int | None]) -> list[dict[str, Any]]:
+        out = []
+        for i, (row, r, p) in enumerate(zip(src, res, verdicts, strict=True)):
+            item: dict[str, Any] = {"i": i, "length": response_length(row["response"]), "verdict": p,
+                                    "status": r.status}
+            if "label" in row:
+                item["label"] = int(row["label"])
+            if not r.ok:
+                # Failures keep the raw output: it is what a human needs to fix a prompt or an endpoint.
+                item.update(error=r.error, raw=r.raw)
+            out.append(item)
+        return out
+
     report.update(
-        rubric={"version": rb.version, "task": rb.task, "rules": list(rb.rules),
-                "default": rubric is None},
+        labels=dedup.as_dict(),
+        pass_rate=corrected_pass_rate([int(r["label"]) for r in labelled], preds[:n_lab],
+                                      preds[n_lab:] if unlabelled is not None else None, n_boot=n_boot, seed=seed),
+        rubric={"version": rb.version, "task": rb.task, "rules": list(rb.rules), "default": rubric is None},
         model=runtime.spec_for(detector.role).identity(),
         usage=runtime.usage.as_dict(),
-        items=items,
+        items=items(labelled, results[:n_lab], preds[:n_lab]),
     )
+    if unlabelled is not None:
+        report["unlabelled"] = {"n": len(extra), "items": items(extra, results[n_lab:], preds[n_lab:])}
     return report

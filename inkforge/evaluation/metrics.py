@@ -275,25 +275,30 @@ def _in_slice(length: int, bounds: tuple[int, int]) -> bool:
 
 def validation_metrics(labels: Sequence[int], preds: Sequence[int | None], lengths: Sequence[int], *,
                        length_slice: tuple[int, int] = LENGTH_SLICE,
-                       threshold: int = LENGTH_RULE_THRESHOLD) -> dict[str, Any]:
-    """The refinement gate's metrics of one rubric on a held-out split (flat, JSON-ready).
+                       threshold: int | None = LENGTH_RULE_THRESHOLD,
+                       fitted_threshold: int | None = None) -> dict[str, Any]:
+    """The refinement's metrics of one rubric on one split of the labels (flat, JSON-ready).
 
-    ``accuracy``, ``kappa``, ``recall_good``, ``recall_bad`` and ``slice_accuracy`` are **strict**:
-    a parse failure counts as a wrong verdict, so a rubric that makes the judge fail cannot win the
-    gate. ``accuracy_parsed`` / ``kappa_parsed`` leave failures out; ``parse_failures`` and
-    ``failure_rate`` say how many there were. The fixed length rule on the same rows is included.
+    ``accuracy``, ``kappa``, ``recall_good``, ``recall_bad``, ``slice_accuracy`` and ``slice_kappa``
+    are **strict**: a parse failure counts as a wrong verdict, so a rubric that makes the judge fail
+    cannot win the gate. ``accuracy_parsed`` / ``kappa_parsed`` leave failures out; ``parse_failures``
+    and ``failure_rate`` say how many there were. The length-only baselines on the same rows sit beside:
+    the fixed rule ``len >= threshold`` (``length_baseline_*``; ``None`` when the task has no fixed rule)
+    and, when given, a threshold fitted elsewhere (``fitted_baseline_*``; the refinement fits it on
+    the optimise and select splits and applies it to the test split).
 
     Args:
         labels: Human labels.
         preds: Judge verdicts, ``None`` for a failure.
         lengths: Response lengths.
         length_slice: Inclusive bounds of the length-controlled slice.
-        threshold: Threshold of the length baseline.
+        threshold: Threshold of the fixed length rule, or ``None`` for none.
+        fitted_threshold: A threshold fitted on other rows, or ``None``.
 
     Example:
-        >>> m = validation_metrics([1, 0, 1, 0], [1, 0, None, 0], [40, 20, 45, 35])
-        >>> m["parse_failures"], m["accuracy"], m["accuracy_parsed"]
-        (1, 0.75, 1.0)
+        >>> m = validation_metrics([1, 0, 1, 0], [1, 0, None, 0], [40, 20, 45, 35], fitted_threshold=36)
+        >>> m["parse_failures"], m["accuracy"], m["accuracy_parsed"], m["fitted_baseline_accuracy"]
+        (1, 0.75, 1.0, 1.0)
     """
     _check(labels, preds)
     _check(labels, lengths)
@@ -302,10 +307,20 @@ def validation_metrics(labels: Sequence[int], preds: Sequence[int | None], lengt
     fails = len(labels) - len(parsed)
     rec = recall_per_class(labels, strict)
     sl = [i for i, x in enumerate(lengths) if _in_slice(x, length_slice)]
-    base = length_rule(lengths, threshold)
+    sl_labels = [labels[i] for i in sl]
     n = len(labels)
-    return {
+
+    def baseline(t: int | None) -> tuple[float | None, float | None, float | None]:
+        if t is None:
+            return None, None, None
+        base = length_rule(lengths, t)
+        return (accuracy(labels, base), cohen_kappa(labels, base),
+                accuracy(sl_labels, [base[i] for i in sl]) if sl else None)
+
+    fixed, fitted = baseline(threshold), baseline(fitted_threshold)
+    out: dict[str, Any] = {
         "n": n,
+        "positives": sum(labels),
         "parse_failures": fails,
         "failure_rate": fails / n if n else 0.0,
         "accuracy": accuracy(labels, strict),
@@ -314,12 +329,19 @@ def validation_metrics(labels: Sequence[int], preds: Sequence[int | None], lengt
         "recall_bad": rec["bad"],
         "accuracy_parsed": accuracy([y for y, _ in parsed], [p for _, p in parsed]) if parsed else None,
         "kappa_parsed": cohen_kappa([y for y, _ in parsed], [p for _, p in parsed]) if parsed else None,
+        "slice": list(length_slice),
         "slice_n": len(sl),
-        "slice_accuracy": accuracy([labels[i] for i in sl], [strict[i] for i in sl]) if sl else None,
-        "length_baseline_accuracy": accuracy(labels, base),
-        "length_baseline_kappa": cohen_kappa(labels, base),
-        "slice_length_baseline_accuracy": accuracy([labels[i] for i in sl], [base[i] for i in sl]) if sl else None,
+        "slice_accuracy": accuracy(sl_labels, [strict[i] for i in sl]) if sl else None,
+        "slice_kappa": cohen_kappa(sl_labels, [strict[i] for i in sl]) if sl else None,
+        "length_rule_threshold": threshold,
+        "length_baseline_accuracy": fixed[0],
+        "length_baseline_kappa": fixed[1],
+        "slice_length_baseline_accuracy": fixed[2],
     }
+    if fitted_threshold is not None:
+        out.update(fitted_threshold=fitted_threshold, fitted_baseline_accuracy=fitted[0],
+                   fitted_baseline_kappa=fitted[1], slice_fitted_baseline_accuracy=fitted[2])
+    return out
 
 
 def _with_ci(y: Sequence[int], p: Sequence[int], n_boot: int, seed: int) -> dict[str, Any]:

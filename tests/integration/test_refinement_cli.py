@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from inkforge.cli.judge import eval_judge_cmd, refine_judge_cmd
 from inkforge.core.rubric import Rubric
 from inkforge.testing import StubServer
+from inkforge.testing.stub import Faults
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -74,21 +75,30 @@ def test_refine_judge_three_iterations_writes_all_artifacts(server: StubServer, 
     settings = tmp_path / "refine.yaml"
     settings.write_text("adversarial_batch: 3\nreflection_batch: 6\npatience: 5\n", encoding="utf-8")
     args = ["refine-judge", "--labels", SAMPLE_LABELS, "--queries", SAMPLE_QUERIES, "--out", str(out),
-            "--iterations", "3", "--val-fraction", "0.3", "--refine-config", str(settings), *model_flags]
+            "--iterations", "3", "--val-fraction", "0.3", "--test-fraction", "0.25", "--refine-config", str(settings),
+            *model_flags]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    # Progress shows validation metrics per iteration.
+    # Progress shows the select split's metrics per iteration, beside the length baseline.
     for it in range(4):
         assert f"iter {it}" in result.output
-    assert "κ" in result.output and "len≥39" in result.output
+    assert "select κ" in result.output and "len≥39" in result.output
+    # The final figures are the test split's, for both rubrics, beside both length baselines.
+    flat = "".join(result.output.split())
+    for words in ("Test split: 10 rows (5 good)", "starting rubric", "best rubric (iter", "len ≥ 39 (task rule)",
+                  "(fitted*)", "fitted on the optimise and select rows", "optimise/select/test 18/12/10"):
+        assert "".join(words.split()) in flat, words
 
     for name in ("rubric.json", "history.jsonl", "hard_negatives.jsonl", "strategy.json", "summary.json"):
         assert (out / name).stat().st_size > 0, name
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["iterations_done"] == 3
     assert summary["stop_reason"] == "iterations" and summary["tokens_used"] > 0
+    assert summary["config"]["test_fraction"] == 0.25 and summary["test"]["n"] == 10
     rubric = Rubric.load(out / "rubric.json")
     assert rubric.model["base_url"] == server.base_url and "kappa" in rubric.metrics
+    assert rubric.metrics["split"] == "test" and rubric.metrics["kappa"] == summary["test"]["best"]["metrics"]["kappa"]
+    assert summary["best"]["version"] == rubric.version == summary["test"]["best"]["version"]
     history = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines()]
     gates = [h for h in history if h["target"] == "S_D"]
     assert [h["iteration"] for h in gates] == [0, 1, 2, 3]
@@ -161,6 +171,64 @@ def test_a_bad_refinement_section_is_named_before_any_call(server: StubServer, t
     assert result.exit_code == 2
     assert "".join(f"{cfg}: field 'refinement.val_fraction'".split()) in "".join(result.output.split())
     assert server.stats.chat_requests == 0 and not out.exists()
+
+
+def test_eval_judge_fails_honestly_when_the_judge_calls_fail(model_flags: list[str], tmp_path: Path) -> None:
+    out = tmp_path / "reports" / "report.json"
+    with StubServer(faults=Faults(status_rates={500: 1.0})) as down:
+        flags = [*model_flags[:2], "--base-url", down.base_url, "--model", "stub"]
+        result = CliRunner().invoke(app, ["eval-judge", "--labels", SAMPLE_LABELS, "--out", str(out),
+                                          "--bootstrap", "0", *flags])
+        requests = down.stats.chat_requests
+    assert result.exit_code == 1, result.output
+    flat = "".join(result.output.split())
+    assert "judgecallsfailedon" in flat and "max_failure_rate=0.5" in flat and "Traceback" not in result.output
+    assert "500" in result.output  # the cause: the endpoint's answer, not only a count
+    # No report hides it, not even a partial one or a temporary file; the calls left were not made.
+    assert not out.exists() and not list(tmp_path.rglob("*.tmp"))
+    assert 0 < requests < 40
+
+
+@pytest.mark.parametrize("where", ["folder", "under_a_file"])
+def test_eval_judge_refuses_an_unwritable_out_before_any_call(where: str, server: StubServer,
+                                                              model_flags: list[str], tmp_path: Path) -> None:
+    if where == "folder":
+        out = tmp_path / "reports"
+        out.mkdir()
+    else:
+        (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+        out = tmp_path / "notes.txt" / "report.json"
+    result = CliRunner().invoke(app, ["eval-judge", "--labels", SAMPLE_LABELS, "--out", str(out), *model_flags])
+    assert result.exit_code == 2, result.output
+    assert result.output.count("error:") == 1 and "Traceback" not in result.output
+    flat = "".join(result.output.split())
+    assert "field'--out'" in flat and ("isafolder" in flat if where == "folder" else "isnotafolder" in flat)
+    assert server.stats.chat_requests == 0
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["models.yaml", "reports" if where == "folder" else "notes.txt"]
+
+
+def test_eval_judge_dedupes_labels_and_reports_the_corrected_pass_rate(server: StubServer, model_flags: list[str],
+                                                                       tmp_path: Path) -> None:
+    rows = [json.loads(line) for line in Path(SAMPLE_LABELS).read_text(encoding="utf-8").splitlines()]
+    labels = tmp_path / "labels.jsonl"
+    repeated = [*rows, rows[0], rows[1], {**rows[2], "label": 1 - rows[2]["label"]}]
+    labels.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in repeated), encoding="utf-8")
+    completions = tmp_path / "completions.jsonl"
+    completions.write_text("".join(json.dumps({"query": r["query"], "response": r["response"]}, ensure_ascii=False)
+                                   + "\n" for r in rows[:12]), encoding="utf-8")
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["eval-judge", "--labels", str(labels), "--unlabelled", str(completions),
+                                      "--out", str(out), "--bootstrap", "100", *model_flags])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["labels"] == {"path": str(labels), "rows": 43, "unique": 39, "duplicates_removed": 2,
+                                "conflicting_pairs": 1, "conflicting_rows_dropped": 2}
+    assert report["overall"]["n"] == 39 and server.stats.chat_requests == 39 + 12
+    est = report["pass_rate"]
+    assert est["items"] == "unlabelled" and est["n"] == 12 and est["labelled"]["n"] == 39
+    assert report["unlabelled"]["path"] == str(completions) and len(report["unlabelled"]["items"]) == 12
+    flat = "".join(result.output.split())
+    assert "passrateon12unlabelleditems" in flat and "39of43rowsjudged" in flat
 
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "english_poems"

@@ -1,14 +1,18 @@
 """The files a refinement run leaves in its output folder, written from a graph state.
 
-* ``rubric.json``: the best accepted S_D as a :class:`~inkforge.core.rubric.Rubric`, with its
-  validation metrics, the detector's prompt text and the model it was tuned with;
-* ``history.jsonl``: every proposal, S_D and S_G, accepted or rejected, with its feedback and metrics;
+* ``rubric.json``: the best accepted S_D as a :class:`~inkforge.core.rubric.Rubric`, with its metrics
+  (see :func:`build_rubric`), the detector's prompt text and the model it was tuned with;
+* ``history.jsonl``: every proposal, S_D and S_G, accepted or rejected, with its feedback and its
+  metrics on the select split;
 * ``hard_negatives.jsonl``: the synthetic flawed items, reusable as rejected samples;
 * ``strategy.json``: the final S_G;
-* ``summary.json``: stop reason, budgets, split sizes, best κ beside the length-only baseline.
+* ``summary.json``: stop reason, budgets, label counts and splits, and the test split's figures for
+  the starting and the best rubric beside the length-only baselines (see :func:`summarize`).
 
-Each file is rewritten whole and atomically (temp file + rename) from the checkpointed state, so a
-crash never leaves half a file and a resumed run never duplicates lines.
+Every S_D version in them is the rubric's own hash
+(:mod:`~inkforge.graphs.refinement.versions`). Each file is rewritten whole and atomically (temp
+file + rename) from the checkpointed state, so a crash never leaves half a file and a resumed run never
+duplicates lines.
 
 Example:
     >>> ARTIFACTS[0]
@@ -26,9 +30,9 @@ from inkforge.agents import DETECTOR, AgentDef
 from inkforge.core.io import atomic_write, atomic_write_json
 from inkforge.core.rubric import Rubric
 from inkforge.graphs.refinement.config import RefinementConfig
-from inkforge.graphs.refinement.state import rules_version
+from inkforge.graphs.refinement.versions import rubric_identity, strategy_version
 
-__all__ = ["ARTIFACTS", "build_rubric", "summarize", "write_artifacts"]
+__all__ = ["ARTIFACTS", "build_rubric", "rubric_metrics", "summarize", "write_artifacts"]
 
 #: The files :func:`write_artifacts` writes.
 ARTIFACTS = ("rubric.json", "history.jsonl", "hard_negatives.jsonl", "strategy.json", "summary.json")
@@ -38,8 +42,36 @@ def _jsonl(rows: Sequence[dict[str, Any]]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
+def rubric_metrics(state: dict[str, Any]) -> dict[str, Any]:
+    """``rubric.json``'s metrics: the test split's figures once the run has finished.
+
+    Once the test split is judged (the run's last step), the top level holds the best rubric's
+    metrics on it (``kappa``, ``accuracy``, ``slice_accuracy``, the length baselines on the same rows
+    ...; ``split: "test"``), with ``starting_rubric`` (the starting rubric on the same rows) and
+    ``length_baseline`` beside. ``select`` holds its metrics on the select split, which chose it (biased
+    upward: not a figure to report). ``iteration`` is the iteration that proposed it.
+
+    Example:
+        >>> rubric_metrics({"best_iteration": 2, "best_metrics": {"kappa": 0.5}})
+        {'iteration': 2, 'select': {'kappa': 0.5}}
+    """
+    out: dict[str, Any] = {"iteration": state.get("best_iteration", 0)}
+    test = state.get("test_report")
+    if test:
+        out.update(split="test", **test["best"]["metrics"])
+        out["starting_rubric"] = {"version": test["starting"]["version"], **test["starting"]["metrics"]}
+        out["length_baseline"] = test["length_baseline"]
+    if state.get("best_metrics"):
+        out["select"] = dict(state["best_metrics"])
+    return out
+
+
 def build_rubric(state: dict[str, Any], runtime: Any, detector: AgentDef[Any] = DETECTOR) -> Rubric:
     """The best accepted rubric of a state (the working one before the first gate), with its provenance.
+
+    Its version is the one every artifact of the run records
+    (:func:`~inkforge.graphs.refinement.versions.rubric_identity`); its metrics are
+    :func:`rubric_metrics`.
 
     Example:
         >>> from inkforge.llm.runtime import Runtime
@@ -48,24 +80,27 @@ def build_rubric(state: dict[str, Any], runtime: Any, detector: AgentDef[Any] = 
         >>> rb.rules, rb.language, rb.metrics
         (('Be specific.',), 'en', {'iteration': 0})
     """
-    lang = runtime.task.language
-    metrics = dict(state.get("best_metrics") or {})
-    metrics["iteration"] = state.get("best_iteration", 0)
-    prompt_name = detector.prompt if isinstance(detector.prompt, str) and "\n" not in detector.prompt else "<custom>"
-    return Rubric(rules=tuple(state.get("best_rubric") or state["rubric"]), task=runtime.task.name,
-                  prompt_name=str(prompt_name), language=lang, prompt_text=detector.template(lang).source(),
-                  model=runtime.spec_for(detector.role).identity(), metrics=metrics)
+    return rubric_identity(runtime, detector).rubric(state.get("best_rubric") or state["rubric"],
+                                                     metrics=rubric_metrics(state))
 
 
 def summarize(state: dict[str, Any], rubric: Rubric, runtime: Any, config: RefinementConfig, tid: str,
               finished: bool) -> dict[str, Any]:
-    """The refinement part of ``summary.json``: stop reason, split sizes, best κ, proposals, budgets.
+    """The refinement part of ``summary.json``.
 
-    ``status`` is ``finished`` or ``running`` (stopped before its end: resumable).
+    ``status`` is ``finished`` or ``running`` (stopped before its end: resumable). ``labels`` holds the
+    de-duplication counts (``rows``, ``unique``, ``duplicates_removed``, ``conflicting_pairs``,
+    ``conflicting_rows_dropped``) and the ``splits`` sizes; ``test`` the test split's report (``None``
+    until the last step): ``starting`` and ``best`` (version and metrics) beside ``length_baseline``
+    (``fixed``: the task's rule or ``None``; ``fitted``: the threshold fitted on the optimise and select
+    rows). ``selection`` holds the select split's metrics of both rubrics: they chose the best one, so
+    they are biased upward.
     """
     hist = [h for h in state.get("history") or [] if h["target"] == "S_D" and h["kind"] == "candidate"]
     hard = state.get("hard_negatives") or []
     best = state.get("best_metrics") or {}
+    test = state.get("test_report")
+    counts = dict(state.get("label_counts") or {})
     return {
         "status": "finished" if finished else "running",
         "stop_reason": state.get("stop_reason"),
@@ -73,15 +108,15 @@ def summarize(state: dict[str, Any], rubric: Rubric, runtime: Any, config: Refin
         "iterations_done": state.get("iteration", 0),
         "task": runtime.task.name,
         "language": runtime.task.language,
-        "labels": {"n": len(state.get("labels") or []), "train": len(state.get("train") or []),
-                   "val": len(state.get("val") or [])},
+        "labels": {**counts, "splits": {"optimize": len(state.get("optimize") or []),
+                                        "select": len(state.get("select") or []),
+                                        "test": len(state.get("test") or [])}},
         "queries": len(state.get("queries") or []),
-        "initial_metrics": state.get("initial_metrics"),
-        "best": {"version": rubric.version, "iteration": state.get("best_iteration", 0), "kappa": best.get("kappa"),
-                 "metrics": best},
-        "length_baseline_val": {"accuracy": best.get("length_baseline_accuracy"),
-                                "kappa": best.get("length_baseline_kappa"),
-                                "slice_accuracy": best.get("slice_length_baseline_accuracy")},
+        "best": {"version": rubric.version, "iteration": state.get("best_iteration", 0),
+                 "test_kappa": test["best"]["metrics"]["kappa"] if test else None,
+                 "select_kappa": best.get("kappa")},
+        "test": test,
+        "selection": {"split": "select", "starting": state.get("initial_metrics"), "best": best or None},
         "proposals": {"validated": len(hist), "accepted": sum(1 for h in hist if h["accepted"]),
                       "rejected": sum(1 for h in hist if not h["accepted"])},
         "hard_negatives": {"n": len(hard), "caught": sum(1 for h in hard if h["caught"]),
@@ -121,6 +156,6 @@ def write_artifacts(out_dir: str | Path, state: dict[str, Any], *, runtime: Any,
     strategy = list(state.get("strategy") or [])
     atomic_write_json(out / "strategy.json", {"rules": strategy, "task": runtime.task.name,
                                               "language": runtime.task.language,
-                                              "version": rules_version(strategy)})
+                                              "version": strategy_version(strategy)})
     atomic_write_json(out / "summary.json", summarize(state, rubric, runtime, config, tid, finished))
     return rubric

@@ -7,8 +7,8 @@ field with this precedence, lowest first:
 2. the run configuration's ``refinement:`` section (``--config``; one YAML serves every command);
 3. a ``--refine-config`` file (its top level, or its own ``refinement:`` mapping when it has one, so a
    run configuration works there too);
-4. flags (``--iterations``, ``--val-fraction``, ``--patience``, ``--token-budget``, ``--seed``; a
-   ``None`` flag is unset).
+4. flags (``--iterations``, ``--val-fraction``, ``--test-fraction``, ``--patience``,
+   ``--token-budget``, ``--seed``; a ``None`` flag is unset).
 
 The run configuration (:class:`~inkforge.llm.config.InkforgeConfig`) lives in ``llm``, a floor below
 the graphs, so it cannot know this model: it keeps its ``refinement:`` section as the raw mapping, and
@@ -34,7 +34,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from inkforge.agents.rubric_optimizer import MAX_RULES
 from inkforge.core.errors import InputError
 from inkforge.core.tasks import TaskSpec
-from inkforge.evaluation import LENGTH_SLICE
 
 __all__ = ["RefinementConfig", "default_rules", "load_refinement_config"]
 
@@ -42,22 +41,34 @@ __all__ = ["RefinementConfig", "default_rules", "load_refinement_config"]
 class RefinementConfig(BaseModel):
     """Budgets, batch sizes, split and gate of a judge-refinement run.
 
+    The labels (de-duplicated first) are split three ways, stratified by label and seeded: the
+    **optimise** split feeds the reflection phase, the **select** split (``val_fraction``) is the gate's
+    (accepting candidates and picking the best), and the **test** split (``test_fraction``) is used
+    for no decision at all: the starting and the best rubric are judged on it once, at the end, and
+    those are the figures reported (the select split's κ chose the winner, so it is biased upward).
+    Each split gets at least one row of each class, so every class needs at least three rows.
+
     Attributes:
         iterations: Iterations (adversarial + reflection + gate) at most.
         patience: Stop after this many iterations without a κ improvement.
         token_budget: Stop once this many tokens were spent (checked after each gate); ``None``: no limit.
         adversarial_batch: Queries per adversarial phase.
-        reflection_batch: Labelled training rows per reflection phase.
-        val_fraction: Share of the labels held out for the gate (stratified by label).
+        reflection_batch: Labelled rows of the optimise split per reflection phase.
+        val_fraction: Share of the labels in the select split, the gate's (stratified by label).
+        test_fraction: Share of the labels in the test split, judged only at the end (stratified by
+            label); the optimise split gets the rest, so ``val_fraction + test_fraction < 1``.
         kappa_tolerance: A candidate is accepted iff its κ ≥ best κ − this.
         min_improvement: κ must exceed the best by more than this to reset patience.
         max_rules: Most rules in S_D and S_G (the optimiser's schema allows 10).
         seed: Seed of the split and of the batch draws.
         adversarial: Run the adversarial phase.
         reflection: Run the reflection phase.
-        length_slice: Inclusive character bounds of the length-controlled slice.
-        max_failure_rate: If the starting rubric's validation fails (status not ok) on more than this
-            share of rows, stop with :class:`~inkforge.core.errors.FailFastError`: the endpoint is broken.
+        length_slice: Inclusive character bounds of the length-controlled slice; ``None``: the task's
+            (``task.length_slice``).
+        max_failure_rate: If the starting rubric's gate fails (status not ok) on more than this share of
+            rows, stop with :class:`~inkforge.core.errors.FailFastError`: the endpoint is broken (the
+            run's checkpoint is dropped). The final test-split evaluation stops the same way, keeping
+            the loop's checkpoint, so resuming judges the test split again.
         initial_rubric: Starting S_D; ``None``: the task's default.
         initial_strategy: Starting S_G; ``None``: the task's default.
         feedback_chars: Texts quoted into optimiser feedback are cut to this many characters.
@@ -65,6 +76,11 @@ class RefinementConfig(BaseModel):
     Example:
         >>> RefinementConfig(iterations=3, val_fraction=0.25).kappa_tolerance
         0.0
+        >>> try:
+        ...     RefinementConfig(val_fraction=0.5, test_fraction=0.5)
+        ... except ValueError as e:
+        ...     print("must stay below 1" in str(e))
+        True
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -75,13 +91,14 @@ class RefinementConfig(BaseModel):
     adversarial_batch: int = Field(default=8, ge=1)
     reflection_batch: int = Field(default=16, ge=1)
     val_fraction: float = Field(default=0.3, gt=0.0, lt=1.0)
+    test_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
     kappa_tolerance: float = Field(default=0.0, ge=0.0, le=2.0)
     min_improvement: float = Field(default=0.0, ge=0.0)
     max_rules: int = Field(default=MAX_RULES, ge=1, le=MAX_RULES)
     seed: int = 0
     adversarial: bool = True
     reflection: bool = True
-    length_slice: tuple[int, int] = LENGTH_SLICE
+    length_slice: tuple[int, int] | None = None
     max_failure_rate: float = Field(default=0.5, gt=0.0, le=1.0)
     initial_rubric: tuple[str, ...] | None = None
     initial_strategy: tuple[str, ...] | None = None
@@ -91,7 +108,10 @@ class RefinementConfig(BaseModel):
     def _check(self) -> RefinementConfig:
         if not (self.adversarial or self.reflection):
             raise ValueError("enable at least one phase (adversarial or reflection)")
-        if self.length_slice[0] > self.length_slice[1]:
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ValueError("val_fraction + test_fraction must stay below 1 (the optimise split gets the rest), "
+                             f"got {self.val_fraction + self.test_fraction:g}")
+        if self.length_slice is not None and self.length_slice[0] > self.length_slice[1]:
             raise ValueError("length_slice must be (low, high) with low <= high")
         for name in ("initial_rubric", "initial_strategy"):
             rules = getattr(self, name)

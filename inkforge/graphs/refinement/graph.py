@@ -1,22 +1,30 @@
 """Judge refinement: an adversarial game plus reflection, gated on held-out human labels.
 
-The judge (the *detector*) follows explicit principles, the rubric S_D. Each iteration of the graph:
+The judge (the *detector*) follows explicit principles, the rubric S_D. The labels are de-duplicated
+and split three ways, stratified by label: **optimise** (the reflection phase's rows), **select** (the
+gate's) and **test** (no decision uses them). Each iteration of the graph:
 
 1. **Adversarial phase.** A generator writes plausible but subtly flawed items for a batch of queries,
    following a flaw strategy S_G; the detector judges them with the accepted S_D. Flaws it catches
    sharpen S_G (the adversary must get subtler); flaws that fool it become feedback for S_D. Each
    target gets *one* optimiser call that merges the whole phase's feedback (never one call per item).
-2. **Reflection phase.** The detector judges a batch of human-labelled training rows with the
-   candidate S_D; an error reflector diagnoses every mistake; one optimiser call merges the diagnoses
-   into the candidate.
-3. **Validation gate.** The candidate S_D judges a held-out labelled split. It is accepted only if
-   Cohen's κ does not drop more than ``kappa_tolerance`` below the best κ so far; otherwise the last
-   accepted rubric stays. Accuracy, recall per class, accuracy on the 30–50-character slice and the
-   length-only baseline on the same rows are recorded beside κ. Parse failures are counted as wrong
-   verdicts for the gate (a rubric that makes the judge fail must not win) and reported separately.
+2. **Reflection phase.** The detector judges a batch of the optimise split's rows with the candidate
+   S_D; an error reflector diagnoses every mistake; one optimiser call merges the diagnoses into the
+   candidate.
+3. **Gate.** The candidate S_D judges the select split. It is accepted only if Cohen's κ does not
+   drop more than ``kappa_tolerance`` below the best κ so far; otherwise the last accepted rubric
+   stays. Accuracy, recall per class, the length-controlled slice and the length-only baselines on
+   the same rows are recorded beside κ. Parse failures are counted as wrong verdicts for the gate (a
+   rubric that makes the judge fail must not win) and reported separately.
 4. **Stop** on the iteration budget, on ``patience`` iterations without a κ improvement, or when the
    tokens spent reach ``token_budget`` (checked after each gate, so a run overshoots by at most one
    iteration).
+
+The best rubric is picked on the select split, so its κ there is biased upward. The last node
+(``finish``) therefore judges the **test** split once, with the starting and the best rubric, beside
+the length-only baselines (the task's fixed rule, and a threshold fitted on the optimise and select
+rows): those are the figures a run reports. This final evaluation is outside the token budget (at
+most twice the test split's size in calls).
 
 S_G is not gated: it is the adversary's strategy, with no human labels to check it against; every
 revision is recorded in the history.

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,14 +27,20 @@ from langgraph.types import Send
 
 from inkforge.agents import ADVERSARIAL_GENERATOR, DETECTOR, ERROR_REFLECTOR, RUBRIC_OPTIMIZER, AgentDef
 from inkforge.agents.base import Agent, AgentResult
-from inkforge.core.errors import FailFastError
+from inkforge.core.errors import FailFastError, InputError
 from inkforge.core.tasks.text import TaskText
-from inkforge.evaluation import response_length, validation_metrics
+from inkforge.evaluation import fit_length_threshold, response_length, validation_metrics
+from inkforge.evaluation.judge_eval import ajudge_all
 from inkforge.graphs.refinement.config import RefinementConfig, default_rules
-from inkforge.graphs.refinement.inputs import check_inputs, split_labels
-from inkforge.graphs.refinement.state import AdversarialItem, LabelledItem, RefinementState, rules_version
+from inkforge.graphs.refinement.inputs import prepare_labels
+from inkforge.graphs.refinement.state import AdversarialItem, LabelledItem, RefinementState
+from inkforge.graphs.refinement.versions import RubricIdentity, rubric_identity, strategy_version
 
-__all__ = ["RefinementContext", "refinement_context"]
+__all__ = ["RefinementContext", "StartingRubricFailed", "refinement_context"]
+
+
+class StartingRubricFailed(FailFastError):
+    """The starting rubric's gate mostly failed: the endpoint is broken, the run's checkpoint is dropped."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,10 @@ class RefinementContext:
         text: The task's language strings (feedback templates, optimiser targets, label words).
         rubric: The starting S_D.
         strategy: The starting S_G.
+        identity: The provenance every S_D of the run shares: its :meth:`version` is the one every
+            artifact records.
+        length_slice: The length-controlled slice (the config's, else the task's).
+        length_threshold: The task's fixed length rule, or ``None``.
     """
 
     generator: Agent[Any]
@@ -59,6 +70,19 @@ class RefinementContext:
     text: TaskText
     rubric: tuple[str, ...]
     strategy: tuple[str, ...]
+    identity: RubricIdentity
+    length_slice: tuple[int, int]
+    length_threshold: int | None
+
+    def version(self, rules: Sequence[str]) -> str:
+        """The version of an S_D: the :class:`~inkforge.core.rubric.Rubric`'s own content hash."""
+        return self.identity.version(rules)
+
+    def metrics(self, labels: list[int], preds: list[int | None], lengths: list[int],
+                fitted_threshold: int | None) -> dict[str, Any]:
+        """A rubric's metrics on one split, beside the length baselines of this run."""
+        return validation_metrics(labels, preds, lengths, length_slice=self.length_slice,
+                                  threshold=self.length_threshold, fitted_threshold=fitted_threshold)
 
     def clip(self, value: Any) -> str:
         """A text (or a short list, joined) quoted into feedback, cut to ``config.feedback_chars``."""
@@ -92,7 +116,10 @@ def refinement_context(runtime: Any, *, generator: AgentDef[Any] = ADVERSARIAL_G
         rubric, strategy = rubric or d_rubric, strategy or d_strategy
     return RefinementContext(generator=generator.bind(runtime), detector=detector.bind(runtime),
                              error_reflector=error_reflector.bind(runtime), optimizer=optimizer.bind(runtime),
-                             config=cfg, text=task.text, rubric=tuple(rubric), strategy=tuple(strategy))
+                             config=cfg, text=task.text, rubric=tuple(rubric), strategy=tuple(strategy),
+                             identity=rubric_identity(runtime, detector),
+                             length_slice=cfg.length_slice or task.length_slice,
+                             length_threshold=task.length_rule_threshold)
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -121,7 +148,7 @@ def _labelled_sends(node: str, state: RefinementState, indices: list[int], rules
 
 
 def setup(state: RefinementState, runtime: Ctx) -> dict[str, Any]:
-    """Split the labels and start from the task's (or the config's) rules."""
+    """De-duplicate and split the labels three ways; start from the task's (or the config's) rules."""
     ctx = runtime.context
     if not isinstance(ctx, RefinementContext):
         # The first node: say what is missing instead of an AttributeError deep in a later one.
@@ -129,20 +156,27 @@ def setup(state: RefinementState, runtime: Ctx) -> dict[str, Any]:
                         "context=refinement_context(runtime, config=...)")
     cfg = ctx.config
     # Also checked by arefine_judge before the run; here for callers invoking the graph directly.
-    check_inputs(state["labels"], state.get("queries") or [], cfg)
-    train, val = split_labels(state["labels"], cfg.val_fraction, cfg.seed)
-    return {"train": train, "val": val, "rubric": list(ctx.rubric), "strategy": list(ctx.strategy),
-            "candidate": None, "iteration": 0, "stale": 0, "best_kappa": None, "stop_reason": None,
-            "val_results": None, "proposal": None}
+    dedup, split = prepare_labels(state["labels"], cfg)
+    if cfg.adversarial and not state.get("queries"):
+        raise InputError("the adversarial phase needs queries", field="queries")
+    rows = dedup.rows
+    # The length-only rule a reader could have fitted without the test rows: the optimise and select splits.
+    seen = split.optimize + split.select
+    fitted, _ = fit_length_threshold([response_length(rows[i]["response"]) for i in seen],
+                                     [int(rows[i]["label"]) for i in seen])
+    return {"labels": rows, "label_counts": dedup.as_dict(), "optimize": split.optimize, "select": split.select,
+            "test": split.test, "fitted_threshold": fitted, "rubric": list(ctx.rubric),
+            "strategy": list(ctx.strategy), "candidate": None, "iteration": 0, "stale": 0, "best_kappa": None,
+            "stop_reason": None, "val_results": None, "proposal": None, "test_report": None}
 
 
 def after_setup(state: RefinementState) -> list[Send]:
-    """Validate the starting rubric on the held-out split."""
-    return _labelled_sends("validate_item", state, state["val"], state["rubric"])
+    """Judge the starting rubric on the select split (the gate's rows)."""
+    return _labelled_sends("validate_item", state, state["select"], state["rubric"])
 
 
 async def validate_item(state: LabelledItem, runtime: Ctx) -> dict[str, Any]:
-    """Judge one held-out row (a :class:`~inkforge.graphs.refinement.state.LabelledItem`) with a rule list."""
+    """Judge one select-split row (a :class:`~inkforge.graphs.refinement.state.LabelledItem`) with a rule list."""
     item = state  # a Send payload, not the graph state
     res = await runtime.context.detector.ainvoke({"query": item["query"], "response": item["response"],
                                                   "rubric": item["rules"]})
@@ -167,18 +201,19 @@ def _phase_stats(state: RefinementState) -> dict[str, Any]:
 
 
 def gate(state: RefinementState, runtime: Ctx) -> dict[str, Any]:
-    """Accept or reject the iteration's candidate on its validation κ, and decide whether to stop.
+    """Accept or reject the iteration's candidate on its select-split κ, and decide whether to stop.
 
     Raises:
-        FailFastError: The starting rubric's validation failed on more than ``max_failure_rate``.
+        StartingRubricFailed: The starting rubric's gate failed on more than ``max_failure_rate``.
     """
-    cfg = runtime.context.config
+    ctx = runtime.context
+    cfg = ctx.config
     it = state.get("iteration", 0)
     recs = sorted(state.get("val_results") or [], key=lambda r: r["i"])
     metrics = None
     if recs:
-        metrics = validation_metrics([r["label"] for r in recs], [r["pred"] for r in recs],
-                                     [r["length"] for r in recs], length_slice=cfg.length_slice)
+        metrics = ctx.metrics([r["label"] for r in recs], [r["pred"] for r in recs], [r["length"] for r in recs],
+                              state.get("fitted_threshold"))
     upd: dict[str, Any] = {"candidate": None}
     best = state.get("best_kappa")
     stale = state.get("stale", 0)
@@ -187,20 +222,20 @@ def gate(state: RefinementState, runtime: Ctx) -> dict[str, Any]:
     if best is None:
         assert metrics is not None
         if metrics["failure_rate"] > cfg.max_failure_rate:
-            raise FailFastError(
+            raise StartingRubricFailed(
                 f"the starting rubric's validation failed on {metrics['parse_failures']} of {metrics['n']} "
                 f"rows (more than max_failure_rate={cfg.max_failure_rate}); check the endpoint and model. "
                 f"First failure: {next((r.get('error') for r in recs if r['pred'] is None), '')}")
         rules = state["rubric"]
-        entry = {"iteration": 0, "target": "S_D", "kind": "initial", "rules": rules,
-                 "version": rules_version(rules), "metrics": metrics, "accepted": True, "improved": True,
+        entry = {"iteration": 0, "target": "S_D", "kind": "initial", "rules": rules, "split": "select",
+                 "version": ctx.version(rules), "metrics": metrics, "accepted": True, "improved": True,
                  "best_kappa": metrics["kappa"], "reason": "starting rubric", "proposal": []}
         upd.update(rubric_metrics=metrics, best_rubric=rules, best_metrics=metrics, initial_metrics=metrics,
                    best_kappa=metrics["kappa"], best_iteration=0, stale=0)
     else:
         cand = state.get("candidate")
-        entry = {"iteration": it, "target": "S_D", "proposal": state.get("proposal") or [],
-                 "phases": _phase_stats(state), "parent_version": rules_version(state["rubric"])}
+        entry = {"iteration": it, "target": "S_D", "split": "select", "proposal": state.get("proposal") or [],
+                 "phases": _phase_stats(state), "parent_version": ctx.version(state["rubric"])}
         if cand is None or metrics is None:
             stale += 1
             entry.update(kind="no_proposal", rules=None, version=None, metrics=None, accepted=False,
@@ -210,7 +245,7 @@ def gate(state: RefinementState, runtime: Ctx) -> dict[str, Any]:
             kappa = metrics["kappa"]
             accepted = kappa >= best - cfg.kappa_tolerance
             improved = kappa > best + cfg.min_improvement
-            entry.update(kind="candidate", rules=cand, version=rules_version(cand), metrics=metrics,
+            entry.update(kind="candidate", rules=cand, version=ctx.version(cand), metrics=metrics,
                          accepted=accepted, improved=improved)
             if accepted:
                 upd.update(rubric=cand, rubric_metrics=metrics)
@@ -241,9 +276,55 @@ def after_gate(state: RefinementState) -> str:
     return "finish" if state.get("stop_reason") else "plan"
 
 
-def finish(state: RefinementState) -> dict[str, Any]:
-    """The end (a node, so the final checkpoint says the run is over)."""
-    return {}
+async def finish(state: RefinementState, runtime: Ctx) -> dict[str, Any]:
+    """Judge the test split once, with the starting and the best S_D: the figures a run reports.
+
+    No decision depends on these rows: the loop is over and the best rubric chosen (on the select
+    split) before they are judged. Each distinct rubric is judged once (the best may be the starting
+    one). The last node, so the final checkpoint says the run is over.
+
+    Raises:
+        FailFastError: More than ``max_failure_rate`` of these calls failed. The loop's checkpoint is
+            kept: resuming judges the test split again.
+    """
+    ctx = runtime.context
+    labels = state["labels"]
+    test = list(state.get("test") or [])
+    rules = {"starting": list(ctx.rubric), "best": list(state.get("best_rubric") or state["rubric"])}
+    versions = {name: ctx.version(r) for name, r in rules.items()}
+    distinct = list(dict.fromkeys(versions.values()))
+    by_version = {versions[name]: r for name, r in rules.items()}
+    try:
+        results = await ajudge_all(ctx.detector, [
+            {"query": labels[i]["query"], "response": labels[i]["response"], "rubric": by_version[v]}
+            for v in distinct for i in test], max_failure_rate=ctx.config.max_failure_rate)
+    except FailFastError as e:
+        raise FailFastError(f"the test split's evaluation stopped: {e}. The refinement loop is saved: once fixed, "
+                            "resume (--resume) judges the test split again") from e
+    y = [int(labels[i]["label"]) for i in test]
+    lengths = [response_length(labels[i]["response"]) for i in test]
+    fitted = state.get("fitted_threshold")
+    metrics: dict[str, dict[str, Any]] = {}
+    for k, v in enumerate(distinct):
+        res = results[k * len(test):(k + 1) * len(test)]
+        preds = [r.output.label if r.ok and r.output is not None else None for r in res]
+        metrics[v] = ctx.metrics(y, preds, lengths, fitted)
+    m = metrics[versions["best"]]
+    report = {
+        "split": "test", "n": len(test), "positives": sum(y), "slice": list(ctx.length_slice),
+        "slice_n": m["slice_n"],
+        "starting": {"version": versions["starting"], "metrics": metrics[versions["starting"]]},
+        "best": {"version": versions["best"], "iteration": state.get("best_iteration", 0), "metrics": m},
+        "length_baseline": {
+            "fixed": None if ctx.length_threshold is None else {
+                "threshold": ctx.length_threshold, "accuracy": m["length_baseline_accuracy"],
+                "kappa": m["length_baseline_kappa"], "slice_accuracy": m["slice_length_baseline_accuracy"]},
+            "fitted": None if fitted is None else {
+                "threshold": fitted, "fitted_on": "optimize+select", "accuracy": m["fitted_baseline_accuracy"],
+                "kappa": m["fitted_baseline_kappa"], "slice_accuracy": m["slice_fitted_baseline_accuracy"]},
+        },
+    }
+    return {"test_report": report, "tokens_used": _tokens(*results), "calls": _attempts(*results)}
 
 
 # ------------------------------------------------------------------------------ adversarial phase
@@ -256,8 +337,8 @@ def plan(state: RefinementState, runtime: Ctx) -> dict[str, Any]:
     rng = random.Random(f"iteration:{cfg.seed}:{it}")
     queries = state.get("queries") or []
     adv = rng.sample(range(len(queries)), min(cfg.adversarial_batch, len(queries))) if cfg.adversarial else []
-    train = state.get("train") or []
-    rb = rng.sample(train, min(cfg.reflection_batch, len(train))) if cfg.reflection else []
+    pool = state.get("optimize") or []
+    rb = rng.sample(pool, min(cfg.reflection_batch, len(pool))) if cfg.reflection else []
     return {"iteration": it, "adv_batch": adv, "refl_batch": rb, "candidate": None, "adv_results": None,
             "refl_results": None, "val_results": None, "proposal": None}
 
@@ -294,15 +375,16 @@ async def adversarial_item(state: AdversarialItem, runtime: Ctx) -> dict[str, An
     return {"adv_results": [rec], "tokens_used": _tokens(g, d), "calls": _attempts(g, d)}
 
 
-def collect_adversarial(state: RefinementState) -> dict[str, Any]:
+def collect_adversarial(state: RefinementState, runtime: Ctx) -> dict[str, Any]:
     """Join the adversarial results; the judged flawed items become hard negatives."""
+    ctx = runtime.context
     it = state["iteration"]
     recs = sorted(state.get("adv_results") or [], key=lambda r: r["k"])
     hard = [{"prompt": r["query"], "rejected": r["response"], "explanation": r["explanation"],
              "planted_flaws": r["planted_flaws"], "caught": r["caught"],
              "detector_explanation": r["detector_explanation"], "iteration": it,
-             "rubric_version": rules_version(state["rubric"]),
-             "strategy_version": rules_version(state["strategy"])}
+             "rubric_version": ctx.version(state["rubric"]),
+             "strategy_version": strategy_version(state["strategy"])}
             for r in recs if r["status"] == "ok"]
     return {"hard_negatives": hard}
 
@@ -331,11 +413,11 @@ async def optimize_strategy(state: RefinementState, runtime: Ctx) -> dict[str, A
                                        "max_rules": ctx.config.max_rules})
     entry: dict[str, Any] = {"iteration": state["iteration"], "target": "S_G", "kind": "revision",
                              "sources": ["adversarial"], "feedback": feedback,
-                             "parent_version": rules_version(parent), "status": res.status, "gated": False}
+                             "parent_version": strategy_version(parent), "status": res.status, "gated": False}
     upd: dict[str, Any] = {"tokens_used": _tokens(res), "calls": _attempts(res)}
     if res.ok and res.output is not None:
         rules = ctx.capped(res.output.rules)
-        entry.update(rules=rules, version=rules_version(rules), changes=res.output.changes, accepted=True,
+        entry.update(rules=rules, version=strategy_version(rules), changes=res.output.changes, accepted=True,
                      reason="S_G is the adversary's strategy: not gated on human labels")
         if len(res.output.rules) > len(rules):
             entry["dropped_rules"] = list(res.output.rules[len(rules):])
@@ -448,13 +530,13 @@ async def revise_rubric_reflection(state: RefinementState, runtime: Ctx) -> dict
 
 
 def start_validation(state: RefinementState) -> dict[str, Any]:
-    """Clear the last validation results."""
+    """Clear the last gate's results."""
     return {"val_results": None}
 
 
 def after_start_validation(state: RefinementState) -> Any:
-    """Validate a new candidate; without one (or an unchanged one) go straight to the gate."""
+    """Judge a new candidate on the select split; without one (or an unchanged one) go straight to the gate."""
     cand = state.get("candidate")
     if not cand or list(cand) == list(state["rubric"]):
         return "gate"
-    return _labelled_sends("validate_item", state, state["val"], list(cand))
+    return _labelled_sends("validate_item", state, state["select"], list(cand))

@@ -17,7 +17,7 @@ Example::
 
     result = refine_judge(runtime, load_labels("labels.jsonl"), load_queries("queries.txt"),
                           out_dir="runs/judge")
-    print(result.rubric.metrics["kappa"], result.summary["stop_reason"])
+    print(result.rubric.metrics["kappa"], result.summary["stop_reason"])   # κ on the test split
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from inkforge.graphs.items import QueryItem
 from inkforge.graphs.refinement.artifacts import build_rubric, summarize, write_artifacts
 from inkforge.graphs.refinement.config import RefinementConfig
 from inkforge.graphs.refinement.graph import judge_refinement_builder
-from inkforge.graphs.refinement.inputs import check_inputs
-from inkforge.graphs.refinement.nodes import refinement_context
+from inkforge.graphs.refinement.inputs import check_inputs, prepare_labels
+from inkforge.graphs.refinement.nodes import StartingRubricFailed, refinement_context
 from inkforge.graphs.refinement.state import digest
 from inkforge.graphs.runner import GraphJob, ProgressCallback, Records, arun_graph
 
@@ -55,11 +55,13 @@ class RefinementResult:
     """What a refinement run produced (also written to its output folder).
 
     Attributes:
-        rubric: The best accepted rubric, with its validation metrics.
+        rubric: The best accepted rubric; its metrics are on the test split once the run has finished
+            (see :func:`~inkforge.graphs.refinement.artifacts.rubric_metrics`).
         strategy: The final S_G.
         history: Every proposal, accepted or rejected, with its feedback and metrics.
         hard_negatives: Synthetic flawed items, reusable as rejected samples.
-        summary: Run summary (stop reason, budgets, split sizes...), as in ``summary.json``.
+        summary: Run summary (stop reason, budgets, label counts and splits, the test split's figures
+            beside the length baselines...), as in ``summary.json``.
         state: The graph state the run ended on (the final one when ``summary["status"]`` is
             ``finished``).
 
@@ -171,6 +173,11 @@ async def arefine_judge(runtime: Any, labels: Sequence[dict[str, Any]], queries:
                         max_steps: int | None = None) -> RefinementResult:
     """Run (or resume) a refinement through the dataset runner, with artifacts in ``out_dir``.
 
+    The labels are de-duplicated (repeats and conflicting pairs are counted in ``summary.json`` and
+    logged as a warning), then split three ways: optimise (reflection), select (the gate) and test,
+    judged only at the end with the starting and the best rubric (see
+    :class:`~inkforge.graphs.refinement.config.RefinementConfig`).
+
     Args:
         runtime: The runtime.
         labels: Human labels ``{"query", "response", "label"}``.
@@ -193,8 +200,10 @@ async def arefine_judge(runtime: Any, labels: Sequence[dict[str, Any]], queries:
 
     Raises:
         InputError: Bad inputs, an existing run without ``resume``, or changed inputs with it.
-        FailFastError: The starting rubric's validation mostly failed. Its checkpoint is dropped, so
-            the same command with ``resume`` starts afresh once the endpoint is fixed.
+        FailFastError: The starting rubric's gate mostly failed: its checkpoint is dropped, so the same
+            command with ``resume`` starts afresh once the endpoint is fixed. Or the final test-split
+            evaluation mostly failed: the loop's checkpoint is kept and ``resume`` judges the test
+            split again.
 
     Example::
 
@@ -203,6 +212,9 @@ async def arefine_judge(runtime: Any, labels: Sequence[dict[str, Any]], queries:
     """
     cfg = config or RefinementConfig()
     check_inputs(labels, queries, cfg)
+    dedup, _ = prepare_labels(labels, cfg)
+    if dedup.changed:
+        log.warning("labels: %s", dedup.message())
     agents = (generator, detector, error_reflector, optimizer)
     ctx = refinement_context(runtime, generator=generator, detector=detector, error_reflector=error_reflector,
                              optimizer=optimizer, config=cfg)
@@ -219,8 +231,9 @@ async def arefine_judge(runtime: Any, labels: Sequence[dict[str, Any]], queries:
         on_step=run.on_step,
         # One item: an error has no other items to go on with, so it stops the run and stays resumable.
         raise_on=(BaseException,),
-        # A broken endpoint at the starting gate: its saved validation would only fail again.
-        restart_on=(FailFastError,))
+        # A broken endpoint at the starting gate: its saved validation would only fail again. A failure
+        # of the final test evaluation keeps the loop's checkpoint: resuming re-runs only that step.
+        restart_on=(StartingRubricFailed,))
     try:
         report = await arun_graph(job, [{"id": tid, "query": f"judge refinement {tid}"}], out_dir=out,
                                   runtime=runtime, resume=resume, durability="sync", on_progress=on_progress,
@@ -229,8 +242,10 @@ async def arefine_judge(runtime: Any, labels: Sequence[dict[str, Any]], queries:
         if (out / "summary.json").is_file():
             summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
             atomic_write_json(out / "summary.json", {**summary, "status": "failed", "error": str(e)})
-        raise FailFastError(f"{e}. The run's checkpoint is dropped: once fixed, resume (--resume) starts it "
-                            "afresh") from e
+        if isinstance(e, StartingRubricFailed):
+            raise StartingRubricFailed(f"{e}. The run's checkpoint is dropped: once fixed, resume (--resume) "
+                                       "starts it afresh") from e
+        raise
     state = run.current()
     rubric = build_rubric(state, runtime, detector)
     return RefinementResult(rubric=rubric, strategy=list(state.get("strategy") or []),

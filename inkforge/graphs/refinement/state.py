@@ -15,10 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 import operator
-from collections.abc import Sequence
 from typing import Annotated, Any, TypedDict
 
-__all__ = ["AdversarialItem", "LabelledItem", "RefinementState", "collect", "digest", "rules_version"]
+__all__ = ["AdversarialItem", "LabelledItem", "RefinementState", "collect", "digest"]
 
 
 def collect(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
@@ -36,16 +35,23 @@ def collect(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
 class RefinementState(TypedDict, total=False):
     """State of the refinement graph. Only JSON-like values, so checkpoints stay portable.
 
-    Inputs are ``labels`` (``{"query", "response", "label"}`` rows) and ``queries``.
+    Inputs are ``labels`` (``{"query", "response", "label"}`` rows) and ``queries``; the first node
+    replaces ``labels`` by its de-duplicated rows, which the split's indices refer to.
     """
 
     labels: list[dict[str, Any]]
     queries: list[str]
-    train: list[int]
-    val: list[int]
+    #: De-duplication counts (:meth:`~inkforge.evaluation.labels.LabelDedup.as_dict`).
+    label_counts: dict[str, int]
+    #: The three splits (indices into ``labels``): reflection rows, gate rows, final-report rows.
+    optimize: list[int]
+    select: list[int]
+    test: list[int]
+    #: Length threshold fitted on the optimise and select rows, applied to the test split.
+    fitted_threshold: int
     #: S_G, the flaw strategy (not gated).
     strategy: list[str]
-    #: The last accepted S_D and its validation metrics.
+    #: The last accepted S_D and its metrics on the select split.
     rubric: list[str]
     rubric_metrics: dict[str, Any]
     #: The accepted S_D with the highest κ (ties keep the earlier one), written to ``rubric.json``.
@@ -54,6 +60,8 @@ class RefinementState(TypedDict, total=False):
     best_kappa: float | None
     best_iteration: int
     initial_metrics: dict[str, Any]
+    #: The starting and the best S_D judged on the test split (set by the last node).
+    test_report: dict[str, Any] | None
     #: The S_D proposal of the current iteration (``None``: none yet).
     candidate: list[str] | None
     iteration: int
@@ -74,7 +82,7 @@ class RefinementState(TypedDict, total=False):
 
 
 class LabelledItem(TypedDict):
-    """``Send`` payload of one labelled row judged with a rule list (validation and reflection)."""
+    """``Send`` payload of one labelled row judged with a rule list (the gate and reflection)."""
 
     i: int
     query: str
@@ -102,13 +110,3 @@ def digest(value: Any) -> str:
     """
     blob = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-def rules_version(rules: Sequence[str]) -> str:
-    """Version of a rule list (S_D or S_G) in the history: 12 hex characters of its hash.
-
-    Example:
-        >>> len(rules_version(["be concrete"])), rules_version(["a"]) == rules_version(["b"])
-        (12, False)
-    """
-    return digest(list(rules))[:12]

@@ -113,6 +113,24 @@ def test_validation_metrics_count_failures_as_wrong_but_report_them() -> None:
     assert failing["length_baseline_accuracy"] == accuracy(labels, length_rule(lengths, LENGTH_RULE_THRESHOLD))
 
 
+def test_validation_metrics_put_both_length_baselines_beside_the_judge() -> None:
+    labels = [1, 1, 0, 0, 1, 0]
+    lengths = [45, 20, 35, 60, 33, 10]
+    m = validation_metrics(labels, labels, lengths, threshold=None, fitted_threshold=34, length_slice=(20, 40))
+    # No fixed rule for the task: no figure rather than the paper's 39 applied to another task's data.
+    assert m["length_rule_threshold"] is None and m["length_baseline_accuracy"] is None
+    assert m["length_baseline_kappa"] is None and m["slice_length_baseline_accuracy"] is None
+    assert m["fitted_threshold"] == 34
+    assert m["fitted_baseline_accuracy"] == accuracy(labels, length_rule(lengths, 34))
+    assert m["fitted_baseline_kappa"] == cohen_kappa(labels, length_rule(lengths, 34))
+    sl = [i for i, n in enumerate(lengths) if 20 <= n <= 40]
+    assert m["slice"] == [20, 40] and m["slice_n"] == len(sl) == 3
+    assert m["slice_fitted_baseline_accuracy"] == accuracy([labels[i] for i in sl],
+                                                           [int(lengths[i] >= 34) for i in sl])
+    assert m["slice_kappa"] == 1.0 and m["positives"] == 3
+    assert "fitted_threshold" not in validation_metrics(labels, labels, lengths)
+
+
 def test_judge_report_never_turns_a_failure_into_a_verdict() -> None:
     rows = [{"query": "q", "response": "好" * n, "label": lab} for n, lab in
             [(10, 0), (15, 0), (25, 1), (33, 0), (36, 1), (44, 1), (48, 0), (60, 1), (70, 1), (12, 1)]]

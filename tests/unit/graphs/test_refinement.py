@@ -16,9 +16,10 @@ import pytest
 from inkforge.core.errors import FailFastError, InputError
 from inkforge.core.rubric import Rubric
 from inkforge.core.tasks import GREETING_FLAW_STRATEGY, GREETING_RUBRIC
-from inkforge.evaluation import load_labels
+from inkforge.evaluation import accuracy, cohen_kappa, fit_length_threshold, length_rule, load_labels
 from inkforge.graphs.refinement import (
     RefinementConfig,
+    StartingRubricFailed,
     arefine_judge,
     build_judge_refinement_graph,
     load_queries,
@@ -56,7 +57,7 @@ class Script:
 
     The detector follows the rubric it is shown: a rule containing ``ORACLE`` makes it agree with the
     human labels, ``BAD_RULE`` makes it contradict them, ``FAIL_RULE`` (or ``broken``, a broken
-    endpoint) makes it answer garbage; otherwise it calls everything of 25+ characters Good (a length
+    endpoint, or a response in ``fail_responses``) makes it answer garbage; otherwise it calls everything of 25+ characters Good (a length
     judge). The optimiser appends the next rule of ``sd_plan`` to S_D (or ``S_G rule N`` to S_G).
     """
 
@@ -65,8 +66,11 @@ class Script:
     long_flaws: bool = False
     crash_on_optimizer_call: int | None = None
     new_rule_first: bool = False
+    fail_responses: frozenset[str] = frozenset()
     optimizer_calls: list[str] = field(default_factory=list)
     feedback_sizes: list[int] = field(default_factory=list)
+    #: (response, rubric text) of every detector call, in call order.
+    judged: list[tuple[str, str]] = field(default_factory=list)
 
     def __call__(self, messages: list[Any], schema: Any) -> Any:
         text = "\n".join(str(m.content) for m in messages)
@@ -78,7 +82,8 @@ class Script:
         if name == "DetectorVerdict":
             resp = re.search(r"候选祝福语：\n(.*?)\n\n评审准则：", text, re.S).group(1)  # type: ignore[union-attr]
             rubric = text.split("评审准则：", 1)[1].split("请以 JSON")[0]
-            if "FAIL_RULE" in rubric or self.broken:
+            self.judged.append((resp, rubric))
+            if "FAIL_RULE" in rubric or self.broken or resp in self.fail_responses:
                 return "我觉得还行吧"
             if "ORACLE" in rubric and resp in TRUTH:
                 good = TRUTH[resp] == 1
@@ -220,8 +225,8 @@ def test_a_broken_endpoint_fails_fast_and_drops_the_checkpoint(tmp_path: Path) -
     rt = Runtime.for_testing(fake)
     with pytest.raises(FailFastError):
         refine_judge(rt, LABELS, QUERIES, out_dir=tmp_path / "run", config=config, resume=True)
-    n_val = len(split_labels(LABELS, config.val_fraction, config.seed)[1])
-    assert len(fake.calls) == n_val * (1 + rt.spec_for("detector").max_reasks)  # each garbage answer re-asked
+    n_select = len(split_labels(LABELS, config.val_fraction, config.test_fraction, config.seed).select)
+    assert len(fake.calls) == n_select * (1 + rt.spec_for("detector").max_reasks)  # each garbage answer re-asked
     # ...and, once fixed, the run starts afresh from the starting rubric and finishes.
     res = refine_judge(fake_runtime(Script()), LABELS, QUERIES, out_dir=tmp_path / "run", config=config, resume=True)
     assert res.summary["status"] == "finished"
@@ -383,9 +388,10 @@ def test_artifacts_have_their_documented_shape(tmp_path: Path) -> None:
 
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["stop_reason"] == "iterations"
-    assert summary["labels"]["val"] + summary["labels"]["train"] == len(LABELS)
+    assert sum(summary["labels"]["splits"].values()) == summary["labels"]["unique"] == len(LABELS)
     assert summary["best"]["version"] == rubric.version
-    assert summary["length_baseline_val"]["accuracy"] is not None
+    assert summary["test"]["length_baseline"]["fixed"]["accuracy"] is not None
+    assert summary["test"]["length_baseline"]["fitted"]["accuracy"] is not None
     # The runner's part of the summary: one item, the run, finished in one call.
     assert summary["job"] == "refine-judge" and summary["complete"] is True
     assert summary["items"]["finished"] == 1 and summary["runs"] == 1
@@ -394,14 +400,149 @@ def test_artifacts_have_their_documented_shape(tmp_path: Path) -> None:
     assert len(final) == 1 and final[0]["history"] == res.history
 
 
+# ------------------------------------------------------------------------------- honest figures
+
+
+def _texts(indices: list[int]) -> set[str]:
+    return {LABELS[i]["response"] for i in indices}
+
+
+def test_no_decision_sees_the_test_rows_and_they_give_the_reported_figures(tmp_path: Path) -> None:
+    script = Script(long_flaws=True, sd_plan=["BAD_RULE", "ORACLE 有效的规则"])
+    config = cfg(iterations=2)
+    res = refine_judge(fake_runtime(script), LABELS, QUERIES, out_dir=tmp_path, config=config)
+    opt, sel, test = split_labels(LABELS, config.val_fraction, config.test_fraction, config.seed)
+    assert res.rubric.rules != GREETING_RUBRIC  # the best is not the starting rubric: two rubrics to test
+    n_final = 2 * len(test)
+    loop, final = script.judged[:-n_final], script.judged[-n_final:]
+    in_loop = {r for r, _ in loop if r in TRUTH}
+    # Every labelled row judged before the end is an optimise (reflection) or select (gate) row.
+    assert in_loop and not in_loop & _texts(test) and in_loop <= _texts(opt) | _texts(sel)
+    reflected = {r for r, _ in loop if r in TRUTH and r not in _texts(sel)}
+    assert reflected and reflected <= _texts(opt)
+    # Each gate judged exactly the select split.
+    sel_good = sum(LABELS[i]["label"] for i in sel)
+    for h in sd_history(res):
+        if h["metrics"] is not None:
+            assert (h["split"], h["metrics"]["n"], h["metrics"]["positives"]) == ("select", len(sel), sel_good)
+    # The end: each test row once with the starting rubric and once with the best.
+    assert sorted(r for r, _ in final) == sorted([LABELS[i]["response"] for i in test] * 2)
+    assert len({rubric for _, rubric in final}) == 2
+
+    t = res.summary["test"]
+    y = [LABELS[i]["label"] for i in test]
+    lengths = [len(LABELS[i]["response"]) for i in test]
+    assert (t["split"], t["n"], t["positives"], t["slice"]) == ("test", len(test), sum(y), [30, 50])
+    assert t["best"]["metrics"]["kappa"] == 1.0  # the ORACLE rubric agrees with every human label
+    starting = [int(n >= 25) for n in lengths]  # the script's length judge
+    assert t["starting"]["metrics"]["kappa"] == cohen_kappa(y, starting)
+    assert t["starting"]["version"] == sd_history(res)[0]["version"] and t["best"]["version"] == res.rubric.version
+    fixed, fitted = t["length_baseline"]["fixed"], t["length_baseline"]["fitted"]
+    assert fixed["threshold"] == 39 and fixed["accuracy"] == accuracy(y, length_rule(lengths, 39))
+    seen = opt + sel  # the fitted rule never sees the test rows either
+    threshold, _ = fit_length_threshold([len(LABELS[i]["response"]) for i in seen], [LABELS[i]["label"] for i in seen])
+    assert fitted["threshold"] == threshold and fitted["fitted_on"] == "optimize+select"
+    assert fitted["accuracy"] == accuracy(y, length_rule(lengths, threshold))
+    # rubric.json reports the test figures at its top level; the select split's are kept apart.
+    m = Rubric.load(tmp_path / "rubric.json").metrics
+    assert m["split"] == "test" and m["kappa"] == t["best"]["metrics"]["kappa"] and m["n"] == len(test)
+    assert m["starting_rubric"]["kappa"] == t["starting"]["metrics"]["kappa"]
+    assert m["length_baseline"] == t["length_baseline"]
+    assert m["select"]["kappa"] == res.summary["best"]["select_kappa"] == res.summary["selection"]["best"]["kappa"]
+    assert res.summary["best"]["test_kappa"] == 1.0
+
+
+def test_a_failed_test_evaluation_keeps_the_loop_and_resume_judges_only_the_test_split(tmp_path: Path) -> None:
+    config = cfg(iterations=1, adversarial=False)
+    test = split_labels(LABELS, config.val_fraction, config.test_fraction, config.seed).test
+    broken = Script(sd_plan=["ORACLE"], fail_responses=frozenset(_texts(test)))
+    with pytest.raises(FailFastError, match="test split") as err:
+        refine_judge(fake_runtime(broken), LABELS, QUERIES, out_dir=tmp_path, config=config)
+    assert not isinstance(err.value, StartingRubricFailed) and "--resume" in str(err.value)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "failed" and summary["test"] is None
+    fixed = Script(sd_plan=["ORACLE"])
+    res = refine_judge(fake_runtime(fixed), LABELS, QUERIES, out_dir=tmp_path, config=config, resume=True)
+    assert res.summary["status"] == "finished" and res.summary["test"]["best"]["metrics"]["failure_rate"] == 0.0
+    assert fixed.optimizer_calls == [] and sorted(r for r, _ in fixed.judged) == sorted(
+        [LABELS[i]["response"] for i in test] * 2)
+
+
+def test_repeated_and_conflicting_labels_are_removed_counted_and_logged(tmp_path: Path,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    repeats = [dict(LABELS[0]), dict(LABELS[1]), {**LABELS[2], "response": LABELS[2]["response"] + "  "}]
+    conflict = [{**LABELS[3], "label": 1 - LABELS[3]["label"]}]  # LABELS[3] now has both labels
+    rows = [*LABELS, *repeats, *conflict]
+    with caplog.at_level("WARNING"):
+        res = refine_judge(fake_runtime(Script()), rows, QUERIES, out_dir=tmp_path, config=cfg(iterations=0))
+    lab = res.summary["labels"]
+    assert {k: v for k, v in lab.items() if k != "splits"} == {
+        "rows": 44, "unique": 39, "duplicates_removed": 3, "conflicting_pairs": 1, "conflicting_rows_dropped": 2}
+    assert sum(lab["splits"].values()) == 39
+    assert "3 repeated rows removed" in caplog.text and "1 pairs with conflicting labels dropped" in caplog.text
+    kept = [(r["query"], r["response"].strip()) for r in res.state["labels"]]
+    assert len(kept) == len(set(kept)) == 39 and (LABELS[3]["query"], LABELS[3]["response"]) not in kept
+    # No pair can sit in two splits any more: the splits are disjoint as texts, not only as indices.
+    parts = [{kept[i] for i in res.state[name]} for name in ("optimize", "select", "test")]
+    assert sum(len(p) for p in parts) == len(set().union(*parts)) == 39
+
+
+def test_one_rubric_version_everywhere(tmp_path: Path) -> None:
+    from inkforge.evaluation import aevaluate_judge
+    from inkforge.rewards.judge import JudgeReward
+
+    res = refine_judge(fake_runtime(Script(long_flaws=True, sd_plan=["BAD_RULE", "ORACLE"])), LABELS, QUERIES,
+                       out_dir=tmp_path, config=cfg(iterations=2))
+    rubric = Rubric.load(tmp_path / "rubric.json")
+
+    def version_of(rules: list[str]) -> str:  # the Rubric's own hash, with rubric.json's provenance
+        return Rubric(**{**rubric.model_dump(exclude={"version", "metrics"}), "rules": tuple(rules)}).version
+
+    history = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    gates = [h for h in history if h["target"] == "S_D"]
+    accepted = gates[0]["version"]
+    accepted_at = {}
+    for h in gates:
+        accepted_at[h["iteration"]] = accepted  # the working rubric the iteration started from
+        if h["rules"] is not None:
+            assert h["version"] == version_of(h["rules"])
+        if h["kind"] == "candidate":
+            assert h["parent_version"] == accepted
+        if h["accepted"]:
+            accepted = h["version"]
+    assert gates[0]["version"] == version_of(list(GREETING_RUBRIC)) == res.summary["test"]["starting"]["version"]
+    best = next(h for h in gates if h["iteration"] == res.summary["best"]["iteration"])
+    assert rubric.version == best["version"] == res.summary["best"]["version"] == res.summary["test"]["best"]["version"]
+    assert rubric.version == res.rubric.version and rubric.rules == tuple(best["rules"])
+    hard = [json.loads(line) for line in (tmp_path / "hard_negatives.jsonl").read_text().splitlines()]
+    assert hard and all(h["rubric_version"] == accepted_at[h["iteration"]] for h in hard)
+    assert {h["rubric_version"] for h in hard} <= {g["version"] for g in gates}
+    # Downstream: the evaluation report and the judge reward name the same version.
+    report = asyncio.run(aevaluate_judge(fake_runtime(Script()), LABELS[:6], rubric, n_boot=0))
+    assert report["rubric"]["version"] == rubric.version
+    reward = JudgeReward.from_rubric(tmp_path / "rubric.json", base_url="http://127.0.0.1:9/v1", model="m")
+    assert reward.rubric.version == rubric.version and rubric.version in repr(reward)
+    # S_G is no rubric: its versions are those of strategy.json.
+    from inkforge.graphs.refinement import strategy_version
+
+    assert json.loads((tmp_path / "strategy.json").read_text())["version"] == strategy_version(res.strategy)
+    assert all(h["strategy_version"] == strategy_version(GREETING_FLAW_STRATEGY) for h in hard if h["iteration"] == 1)
+
+
 # ----------------------------------------------------------------------------------- config, misc
 
 
-def test_split_is_stratified_and_seeded() -> None:
-    train, val = split_labels(LABELS, 0.3, seed=1)
-    assert sorted(train + val) == list(range(len(LABELS))) and not set(train) & set(val)
-    assert {LABELS[i]["label"] for i in val} == {0, 1}
-    assert split_labels(LABELS, 0.3, seed=1) == (train, val) != split_labels(LABELS, 0.3, seed=2)
+def test_split_is_three_way_disjoint_stratified_and_seeded() -> None:
+    opt, sel, test = split_labels(LABELS, 0.3, 0.2, seed=1)
+    assert sorted(opt + sel + test) == list(range(len(LABELS)))
+    assert not (set(opt) & set(sel) or set(opt) & set(test) or set(sel) & set(test))
+    # Stratified: each split holds its share of each class (20 good and 20 bad: 4 + 6 + 10 of each).
+    for part, k in ((test, 4), (sel, 6), (opt, 10)):
+        assert sorted(LABELS[i]["label"] for i in part) == [0] * k + [1] * k
+    assert split_labels(LABELS, 0.3, 0.2, seed=1) == (opt, sel, test) != split_labels(LABELS, 0.3, 0.2, seed=2)
+    # Tiny classes still get one row in each split (three rows of each class is the minimum).
+    tiny = [{"label": i % 2} for i in range(6)]
+    assert [sorted(tiny[i]["label"] for i in part) for part in split_labels(tiny, 0.3, 0.2)] == [[0, 1]] * 3
 
 
 def test_config_validation_and_yaml(tmp_path: Path) -> None:
@@ -414,14 +555,25 @@ def test_config_validation_and_yaml(tmp_path: Path) -> None:
     p.write_text("val_fraction: 1.5\n", encoding="utf-8")
     with pytest.raises(InputError, match="val_fraction"):
         RefinementConfig.load(p)
+    # The optimise split needs rows too: the select and test shares must leave some.
+    p.write_text("val_fraction: 0.5\ntest_fraction: 0.5\n", encoding="utf-8")
+    with pytest.raises(InputError, match="val_fraction \\+ test_fraction must stay below 1") as err:
+        RefinementConfig.load(p)
+    assert err.value.file == str(p)
+    with pytest.raises(InputError) as err:
+        load_refinement_config(flags={"test_fraction": 0.0})
+    assert (err.value.file, err.value.field) == ("<flags>", "test_fraction")
 
 
 def test_inputs_are_checked_before_any_call(tmp_path: Path) -> None:
     fake = FakeChatModel()
+    # Five rows, but one repeated pair after de-duplication: too few for three splits with both classes.
     rows = [{"query": "q", "response": "r", "label": 1}] * 5 + [{"query": "q", "response": "s", "label": 0}]
-    with pytest.raises(InputError, match="2 rows of each class"):
+    with pytest.raises(InputError, match="3 rows of each class after de-duplication") as err:
         refine_judge(Runtime.for_testing(fake), rows, QUERIES, out_dir=tmp_path)
-    assert fake.calls == []
+    assert err.value.field == "label" and "4 repeated rows removed" in str(err.value)
+    assert "val_fraction" in str(err.value) and "test_fraction" in str(err.value)
+    assert fake.calls == [] and not tmp_path.joinpath("summary.json").exists()
 
 
 def test_tasks_without_defaults_need_initial_rules() -> None:
@@ -487,6 +639,11 @@ def test_english_task_runs_end_to_end(tmp_path: Path) -> None:
     assert Rubric.load(tmp_path / "rubric.json").language == "en"
     assert json.loads((tmp_path / "strategy.json").read_text())["language"] == "en"
     assert json.loads((tmp_path / "summary.json").read_text())["language"] == "en"
+    # The task's own length figures: the poem slice, and no fixed length rule (only the fitted one).
+    test = res.summary["test"]
+    assert test["slice"] == list(POEM_TASK.length_slice) and test["length_baseline"]["fixed"] is None
+    assert test["length_baseline"]["fitted"]["threshold"] > 0 and test["n"] == 2
+    assert sd_history(res)[0]["metrics"]["length_baseline_accuracy"] is None
 
 
 # ------------------------------------------------------------------------------- nodes and context
@@ -499,17 +656,18 @@ def test_nodes_are_module_functions_that_read_the_run_context() -> None:
     run = GraphRuntime(context=refinement_context(rt, config=cfg(initial_rubric=("ORACLE rule",))))
     start = nodes.setup({"labels": LABELS, "queries": QUERIES}, run)
     assert start["rubric"] == ["ORACLE rule"] and start["strategy"] == list(GREETING_FLAW_STRATEGY)
-    assert (start["train"], start["val"]) == split_labels(LABELS, 0.3, seed=0)
+    assert (start["optimize"], start["select"], start["test"]) == split_labels(LABELS, 0.3, 0.2, seed=0)
+    assert start["label_counts"]["unique"] == len(LABELS) and start["labels"] == LABELS
 
     async def validate_all() -> list[dict[str, Any]]:
         outs = await asyncio.gather(*(nodes.validate_item(
             {"i": i, "query": LABELS[i]["query"], "response": LABELS[i]["response"], "label": LABELS[i]["label"],
-             "rules": start["rubric"]}, run) for i in start["val"]))
+             "rules": start["rubric"]}, run) for i in start["select"]))
         assert all(o["calls"] == 1 and o["tokens_used"] == 15 for o in outs)
         return [o["val_results"][0] for o in outs]
 
     recs = asyncio.run(validate_all())
-    assert [r["pred"] for r in recs] == [LABELS[i]["label"] for i in start["val"]]  # the ORACLE rule was used
+    assert [r["pred"] for r in recs] == [LABELS[i]["label"] for i in start["select"]]  # the ORACLE rule was used
     state = {**start, "labels": LABELS, "val_results": recs, "tokens_used": 180}
     gate = nodes.gate(state, run)  # type: ignore[arg-type]
     entry = gate["history"][0]
