@@ -38,6 +38,7 @@ from inkforge.core.rubric import Rubric
 from inkforge.evaluation.labels import dedupe_labels
 from inkforge.evaluation.metrics import LENGTH_RULE_THRESHOLD, judge_report, response_length
 from inkforge.evaluation.prevalence import corrected_pass_rate
+from inkforge.llm.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ async def ajudge_all(agent: Any, inputs: Sequence[dict[str, Any]], *, max_failur
         raise
 
 
-async def aevaluate_judge(runtime: Any, rows: Sequence[dict[str, Any]], rubric: Rubric | None = None, *,
+async def aevaluate_judge(runtime: Runtime, rows: Sequence[dict[str, Any]], rubric: Rubric | None = None, *,
                           detector: AgentDef[Any] = DETECTOR, n_boot: int = 1000, seed: int = 0,
                           unlabelled: Sequence[dict[str, Any]] | None = None,
                           max_failure_rate: float | None = 0.5,

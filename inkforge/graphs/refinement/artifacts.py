@@ -31,6 +31,7 @@ from inkforge.core.io import atomic_write, atomic_write_json
 from inkforge.core.rubric import Rubric
 from inkforge.graphs.refinement.config import RefinementConfig
 from inkforge.graphs.refinement.versions import rubric_identity, strategy_version
+from inkforge.llm.runtime import Runtime
 
 __all__ = ["ARTIFACTS", "build_rubric", "rubric_metrics", "summarize", "write_artifacts"]
 
@@ -66,7 +67,7 @@ def rubric_metrics(state: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def build_rubric(state: dict[str, Any], runtime: Any, detector: AgentDef[Any] = DETECTOR) -> Rubric:
+def build_rubric(state: dict[str, Any], runtime: Runtime, detector: AgentDef[Any] = DETECTOR) -> Rubric:
     """The best accepted rubric of a state (the working one before the first gate), with its provenance.
 
     Its version is the one every artifact of the run records
@@ -84,7 +85,7 @@ def build_rubric(state: dict[str, Any], runtime: Any, detector: AgentDef[Any] = 
                                                      metrics=rubric_metrics(state))
 
 
-def summarize(state: dict[str, Any], rubric: Rubric, runtime: Any, config: RefinementConfig, tid: str,
+def summarize(state: dict[str, Any], rubric: Rubric, runtime: Runtime, config: RefinementConfig, tid: str,
               finished: bool) -> dict[str, Any]:
     """The refinement part of ``summary.json``.
 
@@ -128,7 +129,7 @@ def summarize(state: dict[str, Any], rubric: Rubric, runtime: Any, config: Refin
     }
 
 
-def write_artifacts(out_dir: str | Path, state: dict[str, Any], *, runtime: Any, config: RefinementConfig,
+def write_artifacts(out_dir: str | Path, state: dict[str, Any], *, runtime: Runtime, config: RefinementConfig,
                     detector: AgentDef[Any] = DETECTOR, tid: str = "", finished: bool = False) -> Rubric:
     """Write the run's artifacts (:data:`ARTIFACTS`) from a graph state, each file atomically.
 

@@ -55,6 +55,7 @@ from inkforge.graphs.refinement import nodes as n
 from inkforge.graphs.refinement.config import RefinementConfig
 from inkforge.graphs.refinement.nodes import RefinementContext, refinement_context
 from inkforge.graphs.refinement.state import AdversarialItem, LabelledItem, RefinementState
+from inkforge.llm.runtime import Runtime
 
 __all__ = ["build_judge_refinement_graph", "judge_refinement_builder"]
 
@@ -103,7 +104,7 @@ def judge_refinement_builder() -> StateGraph[RefinementState, RefinementContext,
     return b
 
 
-def build_judge_refinement_graph(runtime: Any, *, generator: AgentDef[Any] = ADVERSARIAL_GENERATOR,
+def build_judge_refinement_graph(runtime: Runtime, *, generator: AgentDef[Any] = ADVERSARIAL_GENERATOR,
                                  detector: AgentDef[Any] = DETECTOR,
                                  error_reflector: AgentDef[Any] = ERROR_REFLECTOR,
                                  optimizer: AgentDef[Any] = RUBRIC_OPTIMIZER,

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langgraph.runtime import Runtime
+from langgraph.runtime import Runtime as GraphRuntime
 from langgraph.types import Send
 
 from inkforge.agents import ADVERSARIAL_GENERATOR, DETECTOR, ERROR_REFLECTOR, RUBRIC_OPTIMIZER, AgentDef
@@ -35,6 +35,7 @@ from inkforge.graphs.refinement.config import RefinementConfig, default_rules
 from inkforge.graphs.refinement.inputs import prepare_labels
 from inkforge.graphs.refinement.state import AdversarialItem, LabelledItem, RefinementState
 from inkforge.graphs.refinement.versions import RubricIdentity, rubric_identity, strategy_version
+from inkforge.llm.runtime import Runtime
 
 __all__ = ["RefinementContext", "StartingRubricFailed", "refinement_context"]
 
@@ -96,10 +97,10 @@ class RefinementContext:
 
 
 #: The ``runtime`` parameter of every node that needs the context.
-Ctx = Runtime[RefinementContext]
+Ctx = GraphRuntime[RefinementContext]
 
 
-def refinement_context(runtime: Any, *, generator: AgentDef[Any] = ADVERSARIAL_GENERATOR,
+def refinement_context(runtime: Runtime, *, generator: AgentDef[Any] = ADVERSARIAL_GENERATOR,
                        detector: AgentDef[Any] = DETECTOR, error_reflector: AgentDef[Any] = ERROR_REFLECTOR,
                        optimizer: AgentDef[Any] = RUBRIC_OPTIMIZER,
                        config: RefinementConfig | None = None) -> RefinementContext:

@@ -41,6 +41,7 @@ from inkforge.graphs.refinement.inputs import check_inputs, prepare_labels
 from inkforge.graphs.refinement.nodes import StartingRubricFailed, refinement_context
 from inkforge.graphs.refinement.state import digest
 from inkforge.graphs.runner import GraphJob, ProgressCallback, Records, arun_graph
+from inkforge.llm.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class RefinementResult:
 
 
 def _identity(labels: Sequence[dict[str, Any]], queries: Sequence[str], config: RefinementConfig,
-              runtime: Any, agents: Sequence[AgentDef[Any]]) -> dict[str, Any]:
+              runtime: Runtime, agents: Sequence[AgentDef[Any]]) -> dict[str, Any]:
     lang = runtime.task.language
     return {
         "labels": digest([[r["query"], r["response"], int(r["label"])] for r in labels]),
@@ -92,7 +93,7 @@ def _identity(labels: Sequence[dict[str, Any]], queries: Sequence[str], config: 
 
 
 def thread_id(labels: Sequence[dict[str, Any]], queries: Sequence[str], config: RefinementConfig,
-              runtime: Any, agents: Sequence[AgentDef[Any]] = ()) -> str:
+              runtime: Runtime, agents: Sequence[AgentDef[Any]] = ()) -> str:
     """Key of a run: a hash of the inputs, the config, the task and the models/prompts.
 
     The same inputs resume the same run; any change is refused on resume (the runner's fingerprint).
@@ -119,7 +120,7 @@ def _final_state(out: Path) -> dict[str, Any]:
 class _Run:
     """The hooks of one refinement job: they follow the state and publish the artifacts."""
 
-    def __init__(self, out: Path, runtime: Any, config: RefinementConfig, detector: AgentDef[Any], tid: str,
+    def __init__(self, out: Path, runtime: Runtime, config: RefinementConfig, detector: AgentDef[Any], tid: str,
                  on_gate: Callable[[dict[str, Any]], None] | None, max_steps: int | None) -> None:
         self.out, self.runtime, self.config, self.detector, self.tid = out, runtime, config, detector, tid
         self.on_gate, self.max_steps = on_gate, max_steps
@@ -163,7 +164,7 @@ class _Run:
         return {**base, **summarize(state, rubric, self.runtime, self.config, self.tid, bool(base["complete"]))}
 
 
-async def arefine_judge(runtime: Any, labels: Sequence[dict[str, Any]], queries: Sequence[str], *,
+async def arefine_judge(runtime: Runtime, labels: Sequence[dict[str, Any]], queries: Sequence[str], *,
                         out_dir: str | Path, config: RefinementConfig | None = None, resume: bool = False,
                         generator: AgentDef[Any] = ADVERSARIAL_GENERATOR, detector: AgentDef[Any] = DETECTOR,
                         error_reflector: AgentDef[Any] = ERROR_REFLECTOR,
@@ -254,7 +255,7 @@ async def arefine_judge(runtime: Any, labels: Sequence[dict[str, Any]], queries:
                             state=state)
 
 
-def refine_judge(runtime: Any, labels: Sequence[dict[str, Any]], queries: Sequence[str], *,
+def refine_judge(runtime: Runtime, labels: Sequence[dict[str, Any]], queries: Sequence[str], *,
                  out_dir: str | Path, config: RefinementConfig | None = None, resume: bool = False,
                  **kwargs: Any) -> RefinementResult:
     """Synchronous :func:`arefine_judge` (scripts and notebooks without a running loop).

@@ -26,6 +26,7 @@ from typing import Any
 from inkforge.agents import DETECTOR, AgentDef
 from inkforge.core.rubric import Rubric
 from inkforge.graphs.refinement.state import digest
+from inkforge.llm.runtime import Runtime
 
 __all__ = ["RubricIdentity", "rubric_identity", "strategy_version"]
 
@@ -58,7 +59,7 @@ class RubricIdentity:
         return self.rubric(rules).version
 
 
-def rubric_identity(runtime: Any, detector: AgentDef[Any] = DETECTOR) -> RubricIdentity:
+def rubric_identity(runtime: Runtime, detector: AgentDef[Any] = DETECTOR) -> RubricIdentity:
     """The identity of the rubrics a run with this runtime and detector produces.
 
     Example:
