@@ -29,6 +29,15 @@ from inkforge.cli.options import (
     handle_errors,
     runtime_from_flags,
 )
+from inkforge.cli.tracking import (
+    CommandTracking,
+    HtmlOpt,
+    LogEveryOpt,
+    LoggingDirOpt,
+    ReportToOpt,
+    check_html,
+    write_html,
+)
 from inkforge.core.io import atomic_write_json
 
 __all__ = ["eval_judge_cmd", "refine_judge_cmd"]
@@ -70,6 +79,10 @@ def refine_judge_cmd(
     model: ModelOpt = None,
     concurrency: ConcurrencyOpt = None,
     task: TaskOpt = None,
+    report_to: ReportToOpt = None,
+    logging_dir: LoggingDirOpt = None,
+    log_every: LogEveryOpt = 100,
+    html: HtmlOpt = None,
 ) -> None:
     """Refine the judge's rubric: adversarial game + reflection, gated on held-out human labels.
 
@@ -90,11 +103,20 @@ def refine_judge_cmd(
     # One reader, one precedence: flags > --refine-config > the --config file's `refinement:` section.
     cfg = load_refinement_config(load_config(config) if config is not None else None, refine_config, flags)
     check_inputs(rows, qs, cfg)
+    check_html(html)
+    tracking = CommandTracking.from_flags(report_to, logging_dir, log_every, default_dir=out / "runs",
+                                          run_name=out.name, config={"command": "refine-judge", "labels": str(labels),
+                                                                     **cfg.model_dump(mode="json")})
     runtime = runtime_from_flags(config, base_url, model, concurrency, task=task)
+
+    def on_gate(entry: dict[str, Any]) -> None:
+        console.print(_gate_line(entry))
+        tracking.on_gate(entry)
+
     try:
-        with console.status("refining the judge rubric…"):
+        with tracking, console.status("refining the judge rubric…"):
             result = asyncio.run(arefine_judge(runtime, rows, qs, out_dir=out, config=cfg, resume=resume,
-                                               on_gate=lambda e: console.print(_gate_line(e))))
+                                               on_gate=on_gate, on_progress=tracking.run_progress_at_last_step()))
     finally:
         runtime.close()
     s = result.summary
@@ -105,6 +127,10 @@ def refine_judge_cmd(
         f"proposals accepted {s['proposals']['accepted']} / rejected {s['proposals']['rejected']}; "
         f"{s['hard_negatives']['n']} hard negatives")
     console.print(f"artifacts in {out}: rubric.json, history.jsonl, hard_negatives.jsonl, strategy.json, summary.json")
+    if html is not None:
+        from inkforge.evaluation.html import render_refinement_report
+
+        write_html(html, render_refinement_report(s, result.history, hard_negatives=result.hard_negatives))
 
 
 @handle_errors
@@ -120,6 +146,10 @@ def eval_judge_cmd(
     model: ModelOpt = None,
     concurrency: ConcurrencyOpt = None,
     task: TaskOpt = None,
+    report_to: ReportToOpt = None,
+    logging_dir: LoggingDirOpt = None,
+    log_every: LogEveryOpt = 100,
+    html: HtmlOpt = None,
 ) -> None:
     """Evaluate the judge (with a rubric) against human labels, beside the length-only baseline.
 
@@ -137,17 +167,33 @@ def eval_judge_cmd(
     if limit is not None:
         rows = rows[:limit]
     rb = Rubric.load(rubric) if rubric is not None else None
+    check_html(html)
+    tracking = CommandTracking.from_flags(report_to, logging_dir, log_every, default_dir=out.parent / "runs",
+                                          run_name=out.stem, config={"command": "eval-judge", "labels": str(labels),
+                                                                     "rubric": str(rubric) if rubric else None})
     runtime = runtime_from_flags(config, base_url, model, concurrency, task=task or (rb.task if rb else None))
     try:
-        with Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=True) as progress:
+        with tracking, Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                console=console, transient=True) as progress:
             bar = progress.add_task("judge", total=len(rows))
+            track = tracking.judge_progress(runtime)
+
+            def on_progress(done: int, total: int) -> None:
+                progress.update(bar, completed=done)
+                if track is not None:
+                    track(done, total)
+
             report = asyncio.run(aevaluate_judge(runtime, rows, rb, n_boot=bootstrap, seed=seed,
-                                                 on_progress=lambda done, total: progress.update(bar, completed=done)))
+                                                 on_progress=on_progress))
+            tracking.judge_report(report, len(rows))
     finally:
         runtime.close()
     report["labels"] = {"path": str(labels), "n": len(rows)}
     atomic_write_json(out, report)
+    if html is not None:
+        from inkforge.evaluation.html import render_judge_report
+
+        write_html(html, render_judge_report(report, rows=rows))
     from inkforge.cli.reports import print_judge_report
 
     print_judge_report(report)
