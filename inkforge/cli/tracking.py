@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from inkforge.cli.options import console
 from inkforge.core.tracking import (
@@ -58,7 +59,7 @@ def write_html(path: Path, page: str) -> None:
     from inkforge.evaluation.html import write_report
 
     write_report(path, page)
-    console.print(f"HTML report written to {path}")
+    console.print(escape(f"HTML report written to {path}"))
 
 
 class CommandTracking:
@@ -91,24 +92,29 @@ class CommandTracking:
         return bool(self.names)
 
     def open(self) -> CommandTracking:
-        """Open the trackers (just before the run, once every input has been checked)."""
+        """Open the trackers; :meth:`log` does it on first use, that is once the run has started: its inputs
+        and output folder are checked by then (and the default ``OUT/runs`` does not make ``OUT`` non-empty
+        before the runner looks)."""
         if self.enabled and not self.trackers:
             self.trackers = open_trackers(self.names, logging_dir=self.logging_dir, run_name=self.run_name,
                                           config=self.config)
-            console.print(f"logging to {', '.join(self.names)} (every {self.every} items) in {self.logging_dir}")
+            console.print(escape(f"logging to {', '.join(self.names)} (every {self.every} items) in {self.logging_dir}"))
         return self
 
     def close(self) -> None:
         self.trackers.close()
 
     def __enter__(self) -> CommandTracking:
-        return self.open()
+        return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
     def log(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Log at ``step`` (default: the last step logged, so a command's steps never go backwards)."""
+        if not self.enabled:
+            return
+        self.open()
         self.step = max(self.step, step if step is not None else self.step)
         self.trackers.log(metrics, self.step)
 

@@ -77,7 +77,8 @@ def _fmt(x: Any, pct: bool = False) -> str:
     if isinstance(x, float):
         if not math.isfinite(x):
             return "—"
-        x = x + 0.0 if x != 0 else 0.0  # no "-0.000"
+        if abs(x) < (5e-4 if not pct else 5e-5):
+            x = 0.0  # no "-0.000"
         return f"{100 * x:.1f}%" if pct else f"{x:.3f}"
     return str(x)
 
