@@ -74,7 +74,7 @@ def _fake_runtime() -> Any:
 def _rows(n: int, seed: int = 0) -> list[dict[str, Any]]:
     rnd = random.Random(seed)
     rows = []
-    for i in range(n):
+    for _ in range(n):
         text = _poem(rnd, rnd.randint(2, 14))
         # Human labels follow length most of the time (the trap every figure is shown against).
         label = int((len(text) >= 39) != (rnd.random() < 0.15))
