@@ -120,7 +120,7 @@ def curate_cmd(
     finally:
         runtime.close()
     if export:
-        export_pairs(out, export)
+        export_pairs(out, export, language=runtime.task.language)
     _print_summary(report.summary, out)
 
 

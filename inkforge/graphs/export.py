@@ -217,18 +217,22 @@ def _size_category(n: int) -> str:
     return "1M<n<10M"
 
 
-#: Features and files of each export format, for the card's YAML.
-_LAYOUTS: dict[str, dict[str, Any]] = {
-    "hf": {"configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}],
-           "features": [("prompt", "string"), ("chosen", "string"), ("rejected", "string"), ("item_id", "string"),
-                        ("provenance", "string")]},
-    "verl": {"configs": [{"config_name": "preference", "data_files": [{"split": "train", "path": "preference.parquet"}]},
-                         {"config_name": "rl", "data_files": [{"split": "train", "path": "rl.parquet"}]}],
-             "features": [("prompt", "string"), ("chosen", "string"), ("rejected", "string"), ("item_id", "string"),
-                          ("provenance", "string")]},
-    "openrlhf": {"configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "pairs.jsonl"}]}],
-                 "features": [("prompt", "list of messages"), ("chosen", "list of messages"),
-                              ("rejected", "list of messages"), ("item_id", "string"), ("provenance", "string")]},
+_STR = {"dtype": "string"}
+_MESSAGES = {"list": [{"name": "role", **_STR}, {"name": "content", **_STR}]}
+_PREFERENCE = [("prompt", _STR), ("chosen", _STR), ("rejected", _STR), ("item_id", _STR), ("provenance", _STR)]
+
+#: Per export format: its configs as (name, data files, features, rows counted as "pairs" or "prompts").
+_LAYOUTS: dict[str, list[tuple[str, str, list[tuple[str, dict[str, Any]]], str]]] = {
+    "hf": [("default", "data/train-*", _PREFERENCE, "pairs")],
+    "verl": [("preference", "preference.parquet", _PREFERENCE, "pairs"),
+             ("rl", "rl.parquet", [("data_source", _STR), ("prompt", _MESSAGES), ("ability", _STR),
+                                   ("reward_model", {"struct": [{"name": "style", **_STR},
+                                                                {"name": "ground_truth", **_STR}]}),
+                                   ("extra_info", {"struct": [{"name": "index", "dtype": "int64"},
+                                                              {"name": "item_id", **_STR}, {"name": "query", **_STR},
+                                                              {"name": "provenance", **_STR}]})], "prompts")],
+    "openrlhf": [("default", "pairs.jsonl", [("prompt", _MESSAGES), ("chosen", _MESSAGES), ("rejected", _MESSAGES),
+                                             ("item_id", _STR), ("provenance", _STR)], "pairs")],
 }
 
 
@@ -269,9 +273,12 @@ def dataset_card(pairs: str | os.PathLike[str], *, fmt: str = "hf", repo_id: str
         "task_categories": ["text-generation"],
         "tags": ["inkforge", "preference", "reward-modeling", "dpo", "creative-writing", "synthetic"],
         "size_categories": [_size_category(st["n_pairs"])],
-        "configs": layout["configs"],
-        "dataset_info": {"features": [{"name": n, "dtype": t} for n, t in layout["features"] if t == "string"],
-                         "splits": [{"name": "train", "num_examples": st["n_pairs"]}]},
+        "configs": [{"config_name": name, "data_files": [{"split": "train", "path": path}]}
+                    for name, path, _, _ in layout],
+        "dataset_info": [{"config_name": name, "features": [{"name": n, **t} for n, t in feats],
+                          "splits": [{"name": "train",
+                                      "num_examples": st["n_pairs"] if rows == "pairs" else st["n_prompts"]}]}
+                         for name, _, feats, rows in layout],
     }
     cl, rl = st["chosen_length"], st["rejected_length"]
     share = st["chosen_longer_share"]

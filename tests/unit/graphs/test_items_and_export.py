@@ -180,9 +180,10 @@ def test_dataset_card_fields(pairs_dir: Path) -> None:
     card = dataset_card(pairs_dir, repo_id="me/greetings", rubric_version="3c71fcbac656", language="zh")
     meta = _front_matter(card)
     assert meta["license"] == "other" and meta["language"] == ["zh"]
-    assert meta["dataset_info"]["splits"] == [{"name": "train", "num_examples": 3}]
-    assert [f["name"] for f in meta["dataset_info"]["features"]] == ["prompt", "chosen", "rejected", "item_id",
-                                                                       "provenance"]
+    (info,) = meta["dataset_info"]
+    assert info["config_name"] == "default" and info["splits"] == [{"name": "train", "num_examples": 3}]
+    assert info["features"] == [{"name": n, "dtype": "string"} for n in ("prompt", "chosen", "rejected", "item_id",
+                                                                          "provenance")]
     assert meta["configs"][0]["data_files"][0]["split"] == "train" and meta["size_categories"] == ["n<1K"]
     for needle in ("| writer | `qwen-14b`, `qwen-7b` |", "| judge | `j2` |",
                    "| judge rubric version | `3c71fcbac656` |", "**66.7%**", "Length baseline warning",
@@ -201,9 +202,19 @@ def test_every_export_folder_has_a_card_and_metadata(pairs_dir: Path) -> None:
         meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
         assert meta["format"] == fmt and meta["n_pairs"] == 3 and meta["rubric_version"] == "r1"
         card = _front_matter((folder / "README.md").read_text(encoding="utf-8"))
-        assert card["dataset_info"]["splits"][0]["num_examples"] == 3
-    assert [c["config_name"] for c in _front_matter((pairs_dir / "export" / "verl" / "README.md").read_text())[
-        "configs"]] == ["preference", "rl"]
+        assert card["dataset_info"][0]["splits"][0]["num_examples"] == 3
+        assert [c["config_name"] for c in card["configs"]] == [i["config_name"] for i in card["dataset_info"]]
+    verl = _front_matter((pairs_dir / "export" / "verl" / "README.md").read_text(encoding="utf-8"))
+    assert [c["config_name"] for c in verl["configs"]] == ["preference", "rl"]
+    assert verl["dataset_info"][1]["splits"][0]["num_examples"] == 2  # one RL row per distinct prompt
+    orl = _front_matter((pairs_dir / "export" / "openrlhf" / "README.md").read_text(encoding="utf-8"))
+    assert orl["dataset_info"][0]["features"][0] == {"name": "prompt", "list": [{"name": "role", "dtype": "string"},
+                                                                                {"name": "content", "dtype": "string"}]}
+    # The card's features are what the files hold.
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(pairs_dir / "export" / "verl" / "rl.parquet").column_names == [
+        f["name"] for f in verl["dataset_info"][1]["features"]]
     from datasets import load_from_disk
 
     assert load_from_disk(str(done["hf"])).num_rows == 3  # the card does not disturb the saved dataset
