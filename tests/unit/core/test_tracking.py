@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
@@ -194,6 +195,8 @@ def _wandb_history(run_file: Path) -> list[dict[str, Any]]:
 
 def test_wandb_offline_run_holds_the_logged_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("wandb")
+    # Other test modules set WANDB_DISABLED for their trainers, process-wide (and wandb honours it).
+    monkeypatch.delenv("WANDB_DISABLED", raising=False)
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.setenv("WANDB_DISABLE_GIT", "true")
@@ -201,7 +204,10 @@ def test_wandb_offline_run_holds_the_logged_history(tmp_path: Path, monkeypatch:
         t.log({"pairs/total": 3, "items/failure_rate": 0.25}, 4)
         t.log({"pairs/total": 7}, 8)
     (run_file,) = (tmp_path / "wb" / "wandb").glob("offline-run-*/run-*.wandb")
-    rows = _wandb_history(run_file)
+    # wandb's core process writes the file; give a loaded machine a moment to flush it.
+    deadline = time.monotonic() + 15
+    while len(rows := _wandb_history(run_file)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert [(r["_step"], r["pairs/total"]) for r in rows] == [(4, 3), (8, 7)]
     assert rows[0]["items/failure_rate"] == 0.25
 
