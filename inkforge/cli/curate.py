@@ -26,6 +26,7 @@ from inkforge.cli.options import (
     handle_errors,
     runtime_from_flags,
 )
+from inkforge.cli.tracking import CommandTracking, LogEveryOpt, LoggingDirOpt, ReportToOpt
 from inkforge.core.errors import InputError
 
 
@@ -60,6 +61,9 @@ def curate_cmd(
     durability: Annotated[str, typer.Option("--durability", help="Graph checkpoints: exit (when an item stops) | "
                                                                  "async (every step).")] = "exit",
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show the progress bar.")] = True,
+    report_to: ReportToOpt = None,
+    logging_dir: LoggingDirOpt = None,
+    log_every: LogEveryOpt = 100,
 ) -> None:
     """Curate preference pairs: write candidates, debate, judge, audit, keep good-vs-bad pairs."""
     from inkforge.graphs.curation import (
@@ -81,6 +85,9 @@ def curate_cmd(
         raise InputError("must be embedding or keyword", field="--retriever")
     if durability not in ("exit", "async", "sync"):
         raise InputError("must be exit, async or sync", field="--durability")
+    tracking = CommandTracking.from_flags(report_to, logging_dir, log_every, default_dir=out / "runs", run_name=out.name,
+                                          config={"command": "curate", "queries": str(queries), "candidates": candidates,
+                                                  "pair_policy": pair_policy, "mode": mode, "model": model})
     for fmt in export or []:
         if fmt not in EXPORTERS:
             raise InputError(f"unknown format {fmt!r}; known: {', '.join(EXPORTERS)}", field="--export")
@@ -102,14 +109,18 @@ def curate_cmd(
     agents = agents_from_config(runtime, **({"reflector": None} if no_reflector else {}))
     graph = build_curation_graph(runtime, **agents, retriever=ret, k=k, n_candidates=candidates,
                                  pair_policy=pair_policy, mode=mode)  # type: ignore[arg-type]
+    from inkforge.core.tracking import tee
+
     try:
-        report = run_graph(curation_job(graph), queries, out_dir=out, runtime=runtime, resume=resume, limit=limit,
-                           durability=durability, on_progress=RunProgressBar(console) if progress else None,  # type: ignore[arg-type]
-                           total=total)
+        with tracking:
+            report = run_graph(tracking.job(curation_job(graph)), queries, out_dir=out, runtime=runtime,
+                               resume=resume, limit=limit, durability=durability,
+                               on_progress=tee(RunProgressBar(console) if progress else None, tracking.on_progress),
+                               total=total)
     finally:
         runtime.close()
     if export:
-        export_pairs(out, export)
+        export_pairs(out, export, language=runtime.task.language)
     _print_summary(report.summary, out)
 
 

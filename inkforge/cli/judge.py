@@ -33,6 +33,15 @@ from inkforge.cli.options import (
     handle_errors,
     runtime_from_flags,
 )
+from inkforge.cli.tracking import (
+    CommandTracking,
+    HtmlOpt,
+    LogEveryOpt,
+    LoggingDirOpt,
+    ReportToOpt,
+    check_html,
+    write_html,
+)
 from inkforge.core.errors import InputError
 from inkforge.core.io import atomic_write_json
 
@@ -127,6 +136,10 @@ def refine_judge_cmd(
     model: ModelOpt = None,
     concurrency: ConcurrencyOpt = None,
     task: TaskOpt = None,
+    report_to: ReportToOpt = None,
+    logging_dir: LoggingDirOpt = None,
+    log_every: LogEveryOpt = 100,
+    html: HtmlOpt = None,
 ) -> None:
     """Refine the judge's rubric: adversarial game + reflection, gated on held-out human labels.
 
@@ -150,11 +163,20 @@ def refine_judge_cmd(
     # One reader, one precedence: flags > --refine-config > the --config file's `refinement:` section.
     cfg = load_refinement_config(load_config(config) if config is not None else None, refine_config, flags)
     check_inputs(rows, qs, cfg)
+    check_html(html)
+    tracking = CommandTracking.from_flags(report_to, logging_dir, log_every, default_dir=out / "runs",
+                                          run_name=out.name, config={"command": "refine-judge", "labels": str(labels),
+                                                                     **cfg.model_dump(mode="json")})
     runtime = runtime_from_flags(config, base_url, model, concurrency, task=task)
+
+    def on_gate(entry: dict[str, Any]) -> None:
+        console.print(_gate_line(entry))
+        tracking.on_gate(entry)
+
     try:
-        with console.status("refining the judge rubric…"):
+        with tracking, console.status("refining the judge rubric…"):
             result = asyncio.run(arefine_judge(runtime, rows, qs, out_dir=out, config=cfg, resume=resume,
-                                               on_gate=lambda e: console.print(_gate_line(e))))
+                                               on_gate=on_gate, on_progress=tracking.run_progress_at_last_step()))
     finally:
         runtime.close()
     s = result.summary
@@ -175,6 +197,10 @@ def refine_judge_cmd(
         console.print(f"[dim]select split κ (it chose the best rubric, so it is biased upward): starting "
                       f"{num((sel['starting'] or {}).get('kappa'))}, best {num((sel['best'] or {}).get('kappa'))}[/dim]")
     console.print(f"artifacts in {out}: rubric.json, history.jsonl, hard_negatives.jsonl, strategy.json, summary.json")
+    if html is not None:
+        from inkforge.evaluation.html import render_refinement_report
+
+        write_html(html, render_refinement_report(s, result.history, hard_negatives=result.hard_negatives))
 
 
 @handle_errors
@@ -196,6 +222,10 @@ def eval_judge_cmd(
     model: ModelOpt = None,
     concurrency: ConcurrencyOpt = None,
     task: TaskOpt = None,
+    report_to: ReportToOpt = None,
+    logging_dir: LoggingDirOpt = None,
+    log_every: LogEveryOpt = 100,
+    html: HtmlOpt = None,
 ) -> None:
     """Evaluate the judge (with a rubric) against human labels, beside the length-only baseline.
 
@@ -220,20 +250,36 @@ def eval_judge_cmd(
     items = load_unlabelled(unlabelled) if unlabelled is not None else None
     rb = Rubric.load(rubric) if rubric is not None else None
     _check_out_file(out)
+    check_html(html)
+    tracking = CommandTracking.from_flags(report_to, logging_dir, log_every, default_dir=out.parent / "runs",
+                                          run_name=out.stem, config={"command": "eval-judge", "labels": str(labels),
+                                                                     "rubric": str(rubric) if rubric else None})
     runtime = runtime_from_flags(config, base_url, model, concurrency, task=task or (rb.task if rb else None))
     try:
-        with Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=True) as progress:
+        with tracking, Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                console=console, transient=True) as progress:
             bar = progress.add_task("judge", total=len(rows) + len(items or []))
+            track = tracking.judge_progress(runtime)
+
+            def on_progress(done: int, total: int) -> None:
+                progress.update(bar, completed=done, total=total)
+                if track is not None:
+                    track(done, total)
+
             report = asyncio.run(aevaluate_judge(
                 runtime, rows, rb, n_boot=bootstrap, seed=seed, unlabelled=items, max_failure_rate=max_failure_rate,
-                on_progress=lambda done, total: progress.update(bar, completed=done, total=total)))
+                on_progress=on_progress))
+            tracking.judge_report(report, len(rows))
     finally:
         runtime.close()
     report["labels"] = {"path": str(labels), **report["labels"]}
     if unlabelled is not None:
         report["unlabelled"] = {"path": str(unlabelled), **report["unlabelled"]}
     atomic_write_json(out, report)
+    if html is not None:
+        from inkforge.evaluation.html import render_judge_report
+
+        write_html(html, render_judge_report(report, rows=rows))
     from inkforge.cli.reports import print_judge_report
 
     print_judge_report(report)

@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from inkforge.core.errors import InkforgeError, InputError
 
@@ -65,10 +66,11 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except InputError as e:
-            console.print(f"[red]error:[/red] {e}")
+            # Escaped: messages hold brackets that are not markup (pip install "inkforge[wandb]", paths).
+            console.print(f"[red]error:[/red] {escape(str(e))}")
             raise typer.Exit(2) from None
         except InkforgeError as e:
-            console.print(f"[red]error:[/red] {e}")
+            console.print(f"[red]error:[/red] {escape(str(e))}")
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/yellow]: finished items are saved; rerun with --resume")

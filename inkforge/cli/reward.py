@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from inkforge.cli.options import BaseUrlOpt, ConcurrencyOpt, ConfigOpt, ModelOpt, console, handle_errors
+from inkforge.cli.tracking import HtmlOpt, check_html, write_html
 from inkforge.core.errors import ConfigError
 from inkforge.core.io import atomic_write_json
 
@@ -119,6 +120,7 @@ def audit_judge_cmd(
     seed: Annotated[int, typer.Option("--seed", help="Seed of pair/subset choices and the bootstrap.")] = 0,
     role: RoleOpt = "detector",
     cache: CacheOpt = None,
+    html: HtmlOpt = None,
 ) -> None:
     """Audit a judge before training against it: human agreement beside the length baseline, length
     bias, pairwise position bias, attack susceptibility and consistency across samples."""
@@ -130,6 +132,7 @@ def audit_judge_cmd(
     attack_rows = None if no_attacks else load_attacks(attacks)
     if attack_rows is not None and attack_limit:
         attack_rows = attack_rows[:attack_limit]
+    check_html(html)
     judge = _judge(rubric, config, base_url, model, concurrency, cache, role=role)
     try:
         report = asyncio.run(audit_judge(judge, rows, attacks=attack_rows, pairs=pairs, samples=samples,
@@ -140,3 +143,7 @@ def audit_judge_cmd(
     atomic_write_json(out, report)
     console.print(audit_table(report))
     console.print(f"report written to {out}")
+    if html is not None:
+        from inkforge.evaluation.html import render_audit_report
+
+        write_html(html, render_audit_report(report, rows=rows))

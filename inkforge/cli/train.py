@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 from inkforge.cli.options import console, handle_errors
+from inkforge.cli.tracking import HtmlOpt, check_html, write_html
 
 __all__ = ["eval_policy_cmd", "train_app"]
 
@@ -93,6 +94,21 @@ def build_tiny_cmd(
     console.print(f"[green]tiny model[/green] {out}")
 
 
+def _read_report(path: Path) -> dict:  # type: ignore[type-arg]
+    """A previous report JSON for --compare, checked before any generation."""
+    from inkforge.core.errors import InputError
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("file not found", file=str(path), field="--compare") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"not a JSON report ({e})", file=str(path), field="--compare") from None
+    if not isinstance(data, dict) or not isinstance(data.get("length"), dict):
+        raise InputError("not an eval-policy report (no 'length' section)", file=str(path), field="--compare")
+    return data
+
+
 @handle_errors
 def eval_policy_cmd(
     model: Annotated[str, typer.Option("--model", help="Policy folder (or hub id).")],
@@ -110,22 +126,40 @@ def eval_policy_cmd(
     base_url: Annotated[str | None, typer.Option("--base-url", help="Judge endpoint (OpenAI-compatible).")] = None,
     judge_model: Annotated[str | None, typer.Option("--judge-model", help="Judge model name.")] = None,
     judge_config: Annotated[Path | None, typer.Option("--judge-config", help="Judge YAML config.")] = None,
+    html: HtmlOpt = None,
+    baseline_model: Annotated[str | None, typer.Option(
+        "--baseline-model", help="Also evaluate this policy (e.g. the SFT model) with the same settings, for the "
+        "before/after length plot; its report is kept under 'baseline'.")] = None,
+    compare: Annotated[Path | None, typer.Option(
+        "--compare", help="A previous eval-policy report JSON to plot as 'before'.")] = None,
 ) -> None:
     """Generate with a policy and report excellence rate, reward-model score, length, distinct-n, self-BLEU."""
     from inkforge.cli.reports import print_policy_report
     from inkforge.training.eval_policy import evaluate_policy
 
+    if baseline_model is not None and compare is not None:
+        from inkforge.core.errors import InputError
+
+        raise InputError("give --baseline-model or --compare, not both", field="--compare")
+    check_html(html)
+    before = _read_report(compare) if compare is not None else None
     judge_fn = None
     if judge is not None:
         from inkforge.rewards.judge import JudgeReward
 
         judge_fn = JudgeReward.from_rubric(judge, config_path=judge_config, base_url=base_url, model=judge_model)
-    report = evaluate_policy(
-        model, prompts, judge=judge_fn, reward_model=reward_model, n=n, max_new_tokens=max_new_tokens,
-        temperature=temperature, prompt_prefix=prompt_prefix, judge_pass_threshold=judge_pass_threshold,
-        max_prompts=max_prompts, backend=backend,  # type: ignore[arg-type]
-    )
+    settings = dict(judge=judge_fn, reward_model=reward_model, n=n, max_new_tokens=max_new_tokens,
+                    temperature=temperature, prompt_prefix=prompt_prefix, judge_pass_threshold=judge_pass_threshold,
+                    max_prompts=max_prompts, backend=backend)
+    report = evaluate_policy(model, prompts, **settings)  # type: ignore[arg-type]
+    if baseline_model is not None:
+        before = evaluate_policy(baseline_model, prompts, **settings)  # type: ignore[arg-type]
+        report["baseline"] = before
     print_policy_report(report)
+    if html is not None:
+        from inkforge.evaluation.html import render_policy_report
+
+        write_html(html, render_policy_report(report, baseline=before))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -168,8 +168,37 @@ class InkforgeFields:
             if isinstance(value, str):
                 setattr(self, name, package_path(value, field=name))
 
+    def _check_report_to(self) -> None:
+        """Check ``report_to`` before TRL builds its callbacks (where a missing package is a raw RuntimeError)."""
+        from transformers.integrations.integration_utils import (
+            INTEGRATION_TO_CALLBACK,
+            get_available_reporting_integrations,
+        )
+
+        from inkforge.core.tracking import TRACKERS, check_report_to
+
+        value = getattr(self, "report_to", None)
+        if value is None:
+            return
+        # Commas as in inkforge's own --report-to; transformers has already turned "none"/"all" into a list.
+        names = [n.strip() for v in ([value] if isinstance(value, str) else value) for n in str(v).split(",")
+                 if n.strip()]
+        names = [] if names == ["none"] else names
+        available = set(get_available_reporting_integrations())
+        for name in names:
+            if name in available:
+                continue
+            if name in TRACKERS:
+                check_report_to([name], field="report_to")
+            if name not in INTEGRATION_TO_CALLBACK:
+                raise ConfigError(f"unknown tracker {name!r}; known: {', '.join(sorted(INTEGRATION_TO_CALLBACK))}, "
+                                  "none, all", field="report_to")
+            raise ConfigError(f"{name} is not installed (pip install {name.replace('_', '-')})", field="report_to")
+        object.__setattr__(self, "report_to", names)  # a field of TrainingArguments, not of this mixin
+
     def _check_inkforge_fields(self) -> None:
         self._resolve_package_paths()
+        self._check_report_to()
         if not self.model_name_or_path:
             raise ConfigError("required (a hub id or a local folder): set it in the YAML or pass "
                               "--model_name_or_path", field="model_name_or_path")
