@@ -49,8 +49,9 @@ def _fake_runtime() -> Any:
     from inkforge.llm.runtime import Runtime
     from inkforge.testing import FakeChatModel
 
-    def responder(messages: Any, schema: Any) -> Any:
-        name = getattr(schema, "__name__", "")
+    def responder(call: Any) -> Any:
+        # One-argument responders get the FakeCall: the schema's name and the prompt, as an endpoint sees them.
+        name, messages = call.schema or "", call.messages
         text = str(messages[-1].content)
         if name == "DetectorVerdict":
             return {"explanation": "Checked every rule against the poem.", "verdict": _verdict(text),

@@ -222,8 +222,9 @@ def test_refinement_report_from_a_real_run(tmp_path: Path) -> None:
     from inkforge.llm.runtime import Runtime
     from inkforge.testing import FakeChatModel
 
-    def responder(messages: Any, schema: Any) -> Any:
-        name = getattr(schema, "__name__", "")
+    def responder(call: Any) -> Any:
+        # One-argument responders get the FakeCall: the schema's name and the prompt, as an endpoint sees them.
+        name, messages = call.schema or "", call.messages
         if name == "RubricRevision":
             return {"rules": ["紧扣请求", f"新规则 {len(str(messages[-1].content)) % 97}"], "changes": "c"}
         if name == "DetectorVerdict":
