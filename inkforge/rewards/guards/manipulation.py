@@ -225,10 +225,10 @@ class ManipulationGuard:
         if "encoded" in cats:
             for encoding, decoded in decoded_blobs(nfkc):
                 return "encoded", f"{encoding} → {decoded}"
-        if "homoglyph" in cats:
+        if "disguised" in cats:
             word = mixed_script_word(nfkc) or disguised_word(text)
             if word:
-                return "homoglyph", word
+                return "disguised", word
         norm = normalise(text)
         found = self._find_in(norm)
         if found is not None:
@@ -257,9 +257,9 @@ class ManipulationGuard:
                     if m:
                         return category, m.group(0).strip()
         if "self_praise" in self.categories:
-            part = _self_assessment(parts)
-            if part:
-                return "self_praise", part
+            praise = _self_assessment(parts)
+            if praise:
+                return "self_praise", praise
         if "grading_talk" in self.categories:
             clause = _grading_talk(norm)
             if clause:

@@ -298,7 +298,7 @@ MANIPULATION_CATEGORIES: tuple[str, ...] = (
     "master_key",
     "padding",
     "encoded",
-    "homoglyph",
+    "disguised",
 )
 
 # ``grading_talk`` works per clause rather than per phrase, so that paraphrases ("负责打分的朋友，这条

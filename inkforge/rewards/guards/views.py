@@ -40,8 +40,8 @@ from inkforge.rewards.guards.patterns import (
     CJK_SPACE_RE,
     COMMON_EN_WORDS,
     DISGUISED_WORDS,
-    ESCAPE_BLOB_RE,
     ENTITY_BLOB_RE,
+    ESCAPE_BLOB_RE,
     HAN_RE,
     HEX_BLOB_RE,
     HOMOGLYPHS,
@@ -255,7 +255,8 @@ def rot13(text: str) -> str | None:
     if after < 3 or after <= before:
         return None
     # Report the longest run of words that read as English after ROT13.
-    runs, run = [], []
+    runs: list[list[str]] = []
+    run: list[str] = []
     for w, f in zip(words, flipped, strict=True):
         if f in COMMON_EN_WORDS or (run and w not in COMMON_EN_WORDS):
             run.append(f)
@@ -265,7 +266,7 @@ def rot13(text: str) -> str | None:
             run = []
     if run:
         runs.append(run)
-    return " ".join(max(runs, key=len)) if runs else None
+    return " ".join(max(runs, key=lambda r: len(r))) if runs else None
 
 
 def disguised_word(text: str) -> str | None:
