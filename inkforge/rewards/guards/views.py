@@ -266,7 +266,10 @@ def rot13(text: str) -> str | None:
             run = []
     if run:
         runs.append(run)
-    return " ".join(max(runs, key=lambda r: len(r))) if runs else None
+    if not runs:
+        return None
+    best: list[str] = max(runs, key=len)
+    return " ".join(best)
 
 
 def disguised_word(text: str) -> str | None:
