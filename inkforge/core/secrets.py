@@ -81,10 +81,6 @@ def secret_values(env_names: Iterable[str] = (), *, environ: Mapping[str, str] |
     for name, value in env.items():
         if (name in names or _SECRET_NAME_RE.search(name)) and value and len(value) >= MIN_SECRET_CHARS:
             found.add(value)
-    for name in names:
-        value = env.get(name)
-        if value and len(value) >= MIN_SECRET_CHARS:
-            found.add(value)
     return sorted(found, key=len, reverse=True)
 
 
