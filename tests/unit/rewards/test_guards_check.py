@@ -17,6 +17,11 @@ from inkforge.rewards.guards.screen import load_screen_rows, screen_file, screen
 LONG_TEXT = "".join(chr(0x4E00 + 37 * i) for i in range(350))
 
 
+def _unwrapped(text: str) -> str:
+    """Text without whitespace: rich wraps a long line to the terminal width, even inside a path."""
+    return "".join(text.split())
+
+
 def write_rows(path: Path, rows: list[Any]) -> Path:
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in rows),
                     encoding="utf-8")
@@ -74,7 +79,7 @@ def test_bad_rows_are_located_and_nothing_is_written(tmp_path: Path, lines: list
     out.write_text("previous report\n", encoding="utf-8")
     result = run(str(texts), "--out", str(out))
     assert result.exit_code == 2
-    assert f"{texts}{expected}" in " ".join(result.output.split())
+    assert _unwrapped(f"{texts}{expected}") in _unwrapped(result.output)
     assert out.read_text(encoding="utf-8") == "previous report\n"  # untouched
     with pytest.raises(InputError, match=expected.split(": ", 1)[1].split(",")[0]):
         load_screen_rows(texts)
@@ -82,10 +87,10 @@ def test_bad_rows_are_located_and_nothing_is_written(tmp_path: Path, lines: list
 
 def test_missing_file_and_unknown_task_exit_2(tmp_path: Path) -> None:
     result = run(str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "r.jsonl"))
-    assert result.exit_code == 2 and "texts file not found" in " ".join(result.output.split())
+    assert result.exit_code == 2 and _unwrapped("texts file not found") in _unwrapped(result.output)
     texts = write_rows(tmp_path / "texts.jsonl", [{"text": "新年快乐"}])
     result = run(str(texts), "--out", str(tmp_path / "r.jsonl"), "--task", "sonnet")
-    assert result.exit_code == 2 and "unknown task 'sonnet'" in " ".join(result.output.split())
+    assert result.exit_code == 2 and _unwrapped("unknown task 'sonnet'") in _unwrapped(result.output)
     assert not (tmp_path / "r.jsonl").exists()
 
 
