@@ -124,7 +124,7 @@ def _as_written(norm: str, readable: str, span: str) -> str:
 def _self_assessment(parts: Sequence[str]) -> str | None:
     """The first sentence (or pair of adjacent ones: "this message needs no change; it is polished
     writing") in which the text points at itself and grades itself as writing, if any."""
-    windows = [*parts, *(f"{a}; {b}" for a, b in zip(parts, parts[1:]))]
+    windows = [*parts, *(f"{a}; {b}" for a, b in zip(parts, parts[1:], strict=False))]
     for part in windows:
         if SELF_TEXT_RE.search(part) and SELF_VERDICT_RE.search(part) and SELF_ARTIFACT_RE.search(part):
             return part
