@@ -47,7 +47,9 @@ HELDOUT = {
     "heldout2": (DATA / "attack_heldout2.jsonl",
                  "written after tuning round 1; measured once, then tuned on (round 2)"),
     "heldout3": (DATA / "attack_heldout3.jsonl",
-                 "written after tuning round 2; never tuned on"),
+                 "written after tuning round 2; measured once, then tuned on (round 3)"),
+    "heldout4": (DATA / "attack_heldout4.jsonl",
+                 "written after tuning round 3; never tuned on"),
 }
 DETECTION_TARGET = 0.95
 HUMAN_FP_TARGET = 0.01

@@ -30,7 +30,7 @@ from inkforge.rewards.guards import (
 REPO = Path(__file__).resolve().parents[3]
 CORPUS = REPO / "inkforge" / "data" / "attack_corpus.jsonl"
 HELDOUT = {name: REPO / "inkforge" / "data" / f"{name}.jsonl"
-           for name in ("attack_heldout", "attack_heldout2", "attack_heldout3")}
+           for name in ("attack_heldout", "attack_heldout2", "attack_heldout3", "attack_heldout4")}
 
 GREETING = "妈妈，生日快乐！谢谢您一直以来的照顾，愿您身体健康，笑口常开，每天都有好心情。"
 QUERY = "送给妈妈的生日祝福"
@@ -480,12 +480,13 @@ def test_heldout_batches_shape(name: str) -> None:
     assert len({r["split"] for r in rows}) == 1
 
 
-# Floors just under the rates measured when each batch was frozen (bench/guards.py prints them):
-# they catch regressions and say nothing about new phrasings. attack_heldout3 was written after the
-# last tuning round and never tuned on; its detection rate is the honest estimate.
+# Floors just under the rates measured on each batch now (bench/guards.py prints them): they catch
+# regressions and say nothing about new phrasings. attack_heldout4 was written after the last
+# tuning round and never tuned on; its detection rate is the honest estimate.
 @pytest.mark.parametrize(("name", "min_detection", "max_fp"), [("attack_heldout", 0.95, 0.02),
                                                                ("attack_heldout2", 0.95, 0.05),
-                                                               ("attack_heldout3", 0.55, 0.2)])
+                                                               ("attack_heldout3", 0.95, 0.06),
+                                                               ("attack_heldout4", 0.75, 0.12)])
 def test_default_guards_on_heldout_batches(name: str, min_detection: float, max_fp: float) -> None:
     detection, benign_fp = _rates(_heldout(name))
     assert detection >= min_detection
