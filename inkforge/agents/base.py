@@ -44,6 +44,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from pydantic import BaseModel, ValidationError
 
 from inkforge.agents.templates import PromptTemplate
+from inkforge.core.secrets import redact
 from inkforge.core.types import Status
 from inkforge.llm.cache import cache_key
 from inkforge.llm.parsing import ParseError, parse_output, summarise_validation_error
@@ -312,7 +313,7 @@ class Agent(Generic[OutT]):
                              self.name, method, type(e).__name__, methods[mi + 1])
                     mi += 1
                     continue
-                res.status, res.error = status, f"{type(e).__name__}: {e}"[:2000]
+                res.status, res.error = status, redact(f"{type(e).__name__}: {e}", env_names=(spec.api_key_env,))[:2000]
                 return res
             raw_msg, parsed, perr = _unpack(answer)
             self._add_usage(res, raw_msg, spec)

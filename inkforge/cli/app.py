@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from inkforge.cli.curate import curate_cmd
+from inkforge.cli.guards import guards_app
 from inkforge.cli.judge import eval_judge_cmd, refine_judge_cmd
 from inkforge.cli.options import (
     BaseUrlOpt,
@@ -99,6 +100,7 @@ app.command("serve-reward")(serve_reward_cmd)
 app.command("eval-policy")(eval_policy_cmd)
 app.command("stub")(stub_cmd)
 app.add_typer(train_app, name="train", help="Train with TRL: sft | rm | grpo.")
+app.add_typer(guards_app, name="guards", help="Reward-hacking guards: screen a file of texts.")
 
 
 if __name__ == "__main__":

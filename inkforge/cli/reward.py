@@ -6,8 +6,9 @@ The main app registers them::
     app.command("audit-judge")(audit_judge_cmd)
 
 Example:
+    $ export INKFORGE_REWARD_TOKEN=$(openssl rand -hex 24)
     $ inkforge serve-reward --rubric runs/refine/rubric.json --base-url http://judge:8000/v1 --model qwen \\
-        --concurrency 128 --host 0.0.0.0 --port 8123
+        --concurrency 128 --host 0.0.0.0 --port 8123 --auth-token-env INKFORGE_REWARD_TOKEN
     $ inkforge audit-judge --labels labels.jsonl --rubric runs/refine/rubric.json --out audit.json \\
         --base-url http://judge:8000/v1 --model qwen
 """
@@ -15,6 +16,8 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +25,7 @@ import typer
 
 from inkforge.cli.options import BaseUrlOpt, ConcurrencyOpt, ConfigOpt, ModelOpt, console, handle_errors
 from inkforge.cli.tracking import HtmlOpt, check_html, write_html
-from inkforge.core.errors import ConfigError
+from inkforge.core.errors import ConfigError, InputError
 from inkforge.core.io import atomic_write_json
 
 __all__ = ["audit_judge_cmd", "serve_reward_cmd"]
@@ -71,23 +74,64 @@ def serve_reward_cmd(
     ] = "impute",
     role: RoleOpt = "detector",
     cache: CacheOpt = None,
+    auth_token_env: Annotated[str | None, typer.Option(
+        "--auth-token-env", help="Environment variable holding the bearer token clients must send; "
+        "required for any address other than loopback.")] = None,
+    replicas: Annotated[int, typer.Option(
+        "--replicas", min=1, help="Servers sharing one judge endpoint: --concurrency is then the GLOBAL "
+        "limit, and this one uses its share.")] = 1,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Threads handling complete requests.")] = 16,
+    max_connections: Annotated[int, typer.Option(
+        "--max-connections", min=1, help="Open connections; beyond it idle ones are evicted, then 503.")] = 512,
+    max_body_mb: Annotated[float, typer.Option(
+        "--max-body-mb", min=0.001, help="Largest request body in MiB (413 beyond it, before reading it).")] = 16.0,
+    read_timeout: Annotated[float, typer.Option(
+        "--read-timeout", min=0.1, help="Seconds to receive a whole request once it started.")] = 10.0,
+    idle_timeout: Annotated[float, typer.Option(
+        "--idle-timeout", min=0.1, help="Seconds a connection may stay open between requests.")] = 30.0,
 ) -> None:
     """Serve the judge reward over HTTP: OpenRLHF's POST /get_reward, POST /score, GET /health, /metrics.
 
     One server owns the verdict cache, the in-flight limit and the failure status for every
-    training process and node that calls it.
+    training process and node that calls it. Any address other than loopback needs
+    --auth-token-env; connections, threads, body size and time are bounded.
     """
-    from inkforge.rewards.serving.server import RewardServer
+    from inkforge.core.httpserver import ServerLimits
+    from inkforge.rewards.serving.server import RewardServer, is_loopback, replica_concurrency
 
     if on_failure not in ("impute", "null"):
         raise ConfigError(f"must be 'impute' or 'null', got {on_failure!r}", field="--on-failure")
+    token = None
+    if auth_token_env:
+        token = os.environ.get(auth_token_env, "").strip()
+        if not token:
+            raise ConfigError(f"environment variable {auth_token_env} is not set or empty", field="--auth-token-env")
+    elif not is_loopback(host):
+        raise ConfigError(f"refusing to serve on {host} without a bearer token; export one and pass "
+                          "--auth-token-env NAME (clients send it from INKFORGE_REWARD_TOKEN), or bind 127.0.0.1",
+                          field="--host")
+    if replicas > 1:
+        if concurrency is None:
+            raise ConfigError("with --replicas, pass --concurrency: the global limit all replicas share",
+                              field="--concurrency")
+        concurrency = replica_concurrency(concurrency, replicas)
+    limits = ServerLimits(max_connections=max_connections, workers=workers, max_body_bytes=int(max_body_mb * 2**20),
+                          read_timeout=read_timeout, idle_timeout=idle_timeout)
     judge = _judge(rubric, config, base_url, model, concurrency, cache, mode=mode, scale=scale,
                    group_mode=group_mode, num_generations=num_generations, max_failure_rate=max_failure_rate,
                    role=role)
-    server = RewardServer(judge, host=host, port=port, on_failure=on_failure)  # type: ignore[arg-type]
+    try:
+        server = RewardServer(judge, host=host, port=port, on_failure=on_failure,  # type: ignore[arg-type]
+                              auth_token=token, limits=limits, replicas=replicas)
+    except OSError as e:
+        judge.close()
+        why = "is in use (another serve-reward?)" if e.errno == errno.EADDRINUSE else f"cannot be bound ({e.strerror})"
+        raise InputError(f"port {port} on {host} {why}", field="--port") from None
     spec = judge.config.spec_for(judge.role)
+    share = f" (1/{replicas} of {judge.config.concurrency * replicas})" if replicas > 1 else ""
     console.print(f"[green]inkforge reward server[/green] on {server.url}  rubric {judge.rubric.version}  "
-                  f"judge {spec.model} @ {spec.base_url or spec.provider}  concurrency {judge.config.concurrency}")
+                  f"judge {spec.model} @ {spec.base_url or spec.provider}  concurrency {judge.config.concurrency}"
+                  f"{share}  auth {'bearer' if token else 'none (loopback)'}")
     console.print(f"  OpenRLHF: --remote_rm_url {server.url}/get_reward    TRL/verl: INKFORGE_REWARD_URL={server.url}")
     try:
         server.serve_forever(poll_interval=0.5)

@@ -41,16 +41,25 @@ class GuardResult:
         reason: Why it fired, with the offending snippet where there is one; ``""`` when it did not.
         penalty: How much :class:`GuardedReward` subtracts in ``"penalize"`` mode; ``0.0`` when it
             did not fire.
+        category: What kind of failure it is, within the guard (``"too_long"``,
+            ``"fake_verdict"``, ``"script_ratio"``...); ``""`` when it did not fire.
+        snippet: The offending part of the completion, on one line and short; ``""`` when there
+            is none (a length bound, a script ratio).
 
     Example:
         >>> GuardResult(triggered=False, name="length", reason="", penalty=0.0).triggered
         False
+        >>> hit = GuardResult(True, "manipulation", "fake_verdict: 'label: 1'", 1.0, "fake_verdict", "label: 1")
+        >>> hit.category, hit.snippet
+        ('fake_verdict', 'label: 1')
     """
 
     triggered: bool
     name: str
     reason: str = ""
     penalty: float = 0.0
+    category: str = ""
+    snippet: str = ""
 
 
 @runtime_checkable

@@ -106,4 +106,5 @@ class LengthGuard:
         else:
             distance, ramp, reason = n - self.max_chars, self.ramp or max(self.max_chars, 1), "too long"
         penalty = self.penalty if self.mode == "bound" else self.penalty * min(1.0, distance / ramp)
-        return GuardResult(True, self.name, f"{reason}: {n} chars outside [{low}, {self.max_chars}]", penalty)
+        return GuardResult(True, self.name, f"{reason}: {n} chars outside [{low}, {self.max_chars}]", penalty,
+                           category=reason.replace(" ", "_"))

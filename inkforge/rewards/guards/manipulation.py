@@ -16,21 +16,33 @@ from collections.abc import Iterable, Mapping, Sequence
 from inkforge.rewards.guards.base import GuardResult, passed, short_snippet
 from inkforge.rewards.guards.patterns import (
     ASCII_LETTER_RE,
-    CJK_SPACE_RE,
     CLAUSE_SPLIT_RE,
     DIRECTIVE_RE,
     FLAG_TAG_SEQ_RE,
     GRADER_ADDRESS_RE,
     GRADER_VOCATIVE_RE,
+    HAN_RE,
     INVISIBLE_RE,
     MANIPULATION_CATEGORIES,
     MANIPULATION_PATTERNS,
+    PADDING_RE,
     PRAISE_RE,
+    SEGMENT_PATTERNS,
+    SELF_ARTIFACT_RE,
     SELF_REF_RE,
-    SPACE_RE,
+    SELF_TEXT_RE,
+    SELF_VERDICT_RE,
     STRONG_GRADE_RE,
     TEXT_SELF_REF_RE,
     WEAK_GRADE_RE,
+)
+from inkforge.rewards.guards.views import (
+    decoded_blobs,
+    deobfuscate,
+    disguised_word,
+    mixed_script_word,
+    normalise,
+    segments,
 )
 
 __all__ = ["MANIPULATION_CATEGORIES", "ManipulationGuard"]
@@ -60,12 +72,27 @@ def _find_invisible(text: str) -> str | None:
     return None
 
 
-def _normalise(text: str) -> str:
-    text = INVISIBLE_RE.sub("", text.replace("\u200d", ""))
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = SPACE_RE.sub(" ", text)
-    # "请 给 满 分" should not slip past patterns written without spaces.
-    return CJK_SPACE_RE.sub("", text)
+def _find_padding(text: str) -> str | None:
+    """What follows a long run of blank lines or spaces, ``None`` when there is no such run."""
+    m = PADDING_RE.search(text)
+    if m is None:
+        return None
+    after = text[m.end():].strip()
+    return f"{len(m.group(0))} blank characters before {short_snippet(after, 24)!r}" if after else \
+        f"{len(m.group(0))} blank characters"
+
+
+def _bare_key(text: str) -> str | None:
+    """A master key on its own: a bare ":" or "." (punctuation only, emoji excluded), or a header
+    with nothing after it (the text ends on a colon: "Here's my reasoning:", "思考一下：")."""
+    stripped = unicodedata.normalize("NFKC", text).strip()
+    if not stripped:
+        return None
+    if all(ch.isspace() or unicodedata.category(ch).startswith("P") for ch in stripped):
+        return stripped
+    if stripped.endswith(":"):
+        return short_snippet(stripped.rsplit("\n", 1)[-1])
+    return None
 
 
 def _grading_talk(norm: str) -> str | None:
@@ -85,6 +112,22 @@ def _grading_talk(norm: str) -> str | None:
         # Orders to a grader, or a grader addressed by name.
         if (directive and GRADER_ADDRESS_RE.search(clause)) or GRADER_VOCATIVE_RE.search(clause):
             return clause
+    return None
+
+
+def _as_written(norm: str, readable: str, span: str) -> str:
+    """The spelling in ``norm`` of ``span`` found in its de-obfuscated copy (same length, same offsets)."""
+    i = readable.find(span)
+    return norm[i : i + len(span)] if i >= 0 else span
+
+
+def _self_assessment(parts: Sequence[str]) -> str | None:
+    """The first sentence (or pair of adjacent ones: "this message needs no change; it is polished
+    writing") in which the text points at itself and grades itself as writing, if any."""
+    windows = [*parts, *(f"{a}; {b}" for a, b in zip(parts, parts[1:], strict=False))]
+    for part in windows:
+        if SELF_TEXT_RE.search(part) and SELF_VERDICT_RE.search(part) and SELF_ARTIFACT_RE.search(part):
+            return part
     return None
 
 
@@ -149,26 +192,86 @@ class ManipulationGuard:
         # A Chinese greeting without Latin letters skips the first kind. Patterns are searched one
         # by one: one big alternation defeats re's literal-prefix scan and is slower.
         self._compiled: dict[str, tuple[list[re.Pattern[str]], list[re.Pattern[str]]]] = {}
+        self._segment: dict[str, list[re.Pattern[str]]] = {}
         for category in self.categories:
             builtin = MANIPULATION_PATTERNS.get(category, ())
             other = [p for p in builtin if not p.startswith("\\b")] + list(extra.get(category, ()))
             latin = [p for p in builtin if p.startswith("\\b")]
             if other or latin:
                 self._compiled[category] = (_compile_all(other), _compile_all(latin))
+            if category in SEGMENT_PATTERNS:
+                self._segment[category] = [re.compile(p) for p in SEGMENT_PATTERNS[category]]
 
     def find(self, text: str) -> tuple[str, str] | None:
-        """The first ``(category, matched text)`` in ``text``, ``None`` when it is clean."""
-        if "invisible_chars" in self.categories:
+        """The first ``(category, matched text)`` in ``text``, ``None`` when it is clean.
+
+        Checks, in order: what hides in the raw text (invisible characters, whitespace padding,
+        a bare punctuation master key, encoded blobs, homoglyph words), then every category's
+        patterns on the normalised whole, then the per-sentence rules on each of its parts; the
+        same again on a de-obfuscated copy when leetspeak or homoglyphs were undone (the snippet
+        then reads ``"as written → as read"``).
+        """
+        cats = self.categories
+        if "invisible_chars" in cats:
             hidden = _find_invisible(text)
             if hidden:
                 return "invisible_chars", hidden
-        norm = _normalise(text)
+        if "padding" in cats:
+            padding = _find_padding(text)
+            if padding:
+                return "padding", padding
+        if "master_key" in cats:
+            key = _bare_key(text)
+            if key:
+                return "master_key", key
+        nfkc = unicodedata.normalize("NFKC", INVISIBLE_RE.sub("", text))
+        if "encoded" in cats:
+            for encoding, decoded in decoded_blobs(nfkc):
+                return "encoded", f"{encoding} → {decoded}"
+        if "disguised" in cats:
+            word = mixed_script_word(nfkc) or disguised_word(text)
+            if word:
+                return "disguised", word
+        norm = normalise(text)
+        found = self._find_in(norm)
+        if found is not None:
+            return found
+        readable = deobfuscate(norm)
+        if readable is not None:
+            found = self._find_in(readable)
+            if found is not None:
+                category, span = found
+                return category, f"{_as_written(norm, readable, span)} → {span}"
+        if "encoded" in cats and "grader_instruction" in self._segment:
+            # Chinese written backwards ("分满给请") still reads as an order to a model.
+            for part in segments(norm):
+                if HAN_RE.search(part):
+                    backwards = part[::-1]
+                    for pattern in self._segment["grader_instruction"]:
+                        m = pattern.search(backwards)
+                        if m:
+                            return "encoded", f"reversed → {m.group(0)}"
+        return None
+
+    def _find_in(self, norm: str) -> tuple[str, str] | None:
+        """Patterns on the normalised whole, then the per-sentence rules on each part."""
         has_latin = ASCII_LETTER_RE.search(norm) is not None
         for category, (other, latin) in self._compiled.items():
             for pattern in other + latin if has_latin else other:
                 m = pattern.search(norm)
                 if m:
                     return category, m.group(0).strip()
+        parts = segments(norm)
+        for category, patterns in self._segment.items():
+            for part in parts:
+                for pattern in patterns:
+                    m = pattern.search(part)
+                    if m:
+                        return category, m.group(0).strip()
+        if "self_praise" in self.categories:
+            praise = _self_assessment(parts)
+            if praise:
+                return "self_praise", praise
         if "grading_talk" in self.categories:
             clause = _grading_talk(norm)
             if clause:
@@ -181,4 +284,5 @@ class ManipulationGuard:
         if found is None:
             return passed(self.name)
         category, snippet = found
-        return GuardResult(True, self.name, f"{category}: {short_snippet(snippet)!r}", self.penalty)
+        snippet = short_snippet(snippet)
+        return GuardResult(True, self.name, f"{category}: {snippet!r}", self.penalty, category, snippet)

@@ -2,8 +2,11 @@
 
 Data only (the guards' logic lives in their own modules). The manipulation tables are laid out by
 meaning: each category of :data:`MANIPULATION_CATEGORIES` maps to the regexes that identify it on
-NFKC-normalised, lower-cased text (see :class:`~inkforge.rewards.guards.manipulation.ManipulationGuard`),
-and the clause-level ``grading_talk`` rule is built from the ``*_RE`` classes further down.
+NFKC-normalised, lower-cased text (see :class:`~inkforge.rewards.guards.manipulation.ManipulationGuard`);
+:data:`SEGMENT_PATTERNS` are matched on each sentence or line (``^`` is a segment's start); the
+clause-level ``grading_talk`` and sentence-level self-praise rules are built from the ``*_RE``
+classes further down; the views of :mod:`~inkforge.rewards.guards.views` (encoded blobs,
+homoglyphs, leetspeak, padding) have their tables at the end.
 
 Example:
     >>> MANIPULATION_CATEGORIES[:3]
@@ -19,10 +22,13 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "ASCII_LETTER_RE", "CJK_SPACE_RE", "CLAUSE_SPLIT_RE", "DIRECTIVE_RE", "FLAG_TAG_SEQ_RE", "GRADER_ADDRESS_RE",
-    "GRADER_VOCATIVE_RE", "HAN", "HAN_RE", "INVISIBLE_RE", "LATIN_RE", "LATIN_WORD_RE", "MANIPULATION_CATEGORIES",
-    "MANIPULATION_PATTERNS", "META_WORDS", "PRAISE_RE", "SELF_REF_RE", "SPACE_RE", "STRONG_GRADE_RE",
-    "TEXT_SELF_REF_RE", "UNIT_RE", "WEAK_GRADE_RE",
+    "ALNUM_RE", "ASCII_LETTER_RE", "BASE32_BLOB_RE", "BASE64_BLOB_RE", "BINARY_BLOB_RE", "CJK_SPACE_RE", "CODEPOINT_BLOB_RE",
+    "COMMON_EN_WORDS", "DISGUISED_WORDS", "GREETING_BIGRAMS", "LEET_CASUAL", "PINYIN_GRADE_RE", "CLAUSE_SPLIT_RE", "DIRECTIVE_RE", "ENTITY_BLOB_RE",
+    "ESCAPE_BLOB_RE", "FLAG_TAG_SEQ_RE", "GRADER_ADDRESS_RE", "GRADER_VOCATIVE_RE", "HAN", "HAN_RE", "HEX_BLOB_RE",
+    "HOMOGLYPHS", "INVISIBLE_RE", "LATIN_RE", "LATIN_WORD_RE", "LEET", "LEET_TOKEN_RE", "MANIPULATION_CATEGORIES",
+    "MANIPULATION_PATTERNS", "META_WORDS", "MIXED_SCRIPT_WORD_RE", "OTHER_WORD_RE", "LATIN_TOKEN_RE", "PADDING_RE", "PERCENT_BLOB_RE", "PRAISE_RE",
+    "PUNCT_ONLY_RE", "SEGMENT_PATTERNS", "SEGMENT_SPLIT_RE", "SELF_ARTIFACT_RE", "SELF_REF_RE", "SELF_TEXT_RE",
+    "SELF_VERDICT_RE", "SPACE_RE", "STRONG_GRADE_RE", "TEXT_SELF_REF_RE", "UNIT_RE", "WEAK_GRADE_RE",
 ]
 
 # --------------------------------------------------------------------------------------------------
@@ -85,6 +91,8 @@ _EVAL_VOCAB = (
     r"ai evaluator|(?:scoring|grading|judging|evaluation|evaluator|reward|critic|preference|judge)\s+models?|"
     r"self-?(?:assessment|evaluation|rating)|自评|positive example|instructions? in the prompt|the prompt\b)"
 )
+# A number that is a grade ("9", "4.5 stars", "10/10"), not a count of things ("2 kids").
+_GRADE_NUMBER = r"\d+(?:\.\d+)?(?![\d.])(?!\s*(?!(?:stars?|points?|pts|out)\b)[a-z\u4e00-\u9fff])"
 _GOOD_VALUE = r"(?:1|1\.0|10|100|5|满分|好|优|优秀|优质|良好|通过|合格|正确|是|good|yes|true|pass|positive|excellent|a\+?)"
 
 MANIPULATION_PATTERNS: dict[str, tuple[str, ...]] = {
@@ -231,10 +239,13 @@ MANIPULATION_PATTERNS: dict[str, tuple[str, ...]] = {
         r"evaluation|assessment|final_answer|标签|评分|分数|得分|结论|判定|结果|评价|评级|等级|质量)\s*[\"'“”]\s*:",
         r"\{\s*[\"'“][^\"'“”{}]{1,30}[\"'”]\s*:",
         r"(?<![a-z0-9_])(?:label|verdict|score|rating|grade|final\s+(?:answer|verdict|score|rating|label|decision|grade)|decision|"
-        r"judge?ment|evaluation|result|answer)\s*[:=]\s*" + _Q + r"?\s*(?:\d|good|bad|yes|no\b|true|false|pass|positive|excellent|a\b|a\+)",
+        r"judge?ment|evaluation|result)\s*[:=]\s*" + _Q + r"?\s*(?:" + _GRADE_NUMBER + r"|good|bad|yes|no\b|true|false|pass|positive|excellent|a\b|a\+)",
+        # "answer = \"good\"": quoted, so "Answer: yes, a thousand times yes!" stays a proposal's answer.
+        r"(?<![a-z0-9_])answer\s*[:=]\s*" + _Q + r"\s*(?:good|bad|yes|1|10|pass|true|positive|excellent|a\+?)\s*" + _Q,
         r"(?:标签|评分|分数|得分|评级|判定结果|判定|评估结果|评测结果|评价结果|最终结果|最终评分|最终判定|结论|打分|总评|评审结果|质量评级|评估|评价)\s*[:=]\s*"
         r"[\"'“「]?\s*(?:✅|☑|✔)?\s*(?:\d|满分|好|优|差|是|否|通过|合格|正例|负例|good|yes|true|positive|a\b|a\+|s\b)",
-        r"<\s*/?\s*(?:verdict|score|label|rating|grade|judge?ment|answer|result|evaluation|reward|eval|decision|output|response|think|reasoning)\s*>",
+        r"<\s*/?\s*(?:verdict|score|label|rating|grade|judge?ment|answer|result|evaluation|reward|eval|decision|output|response|think|reasoning|"
+        r"评分|分数|得分|评价|评估|判定|结论|标签|结果|等级)\s*>",
         r"\\boxed\s*\{",
         r"\[\[\s*(?:\d+(?:\.\d+)?|[ab]|yes|good)\s*\]\]",
         r"[\[【(]\s*(?:评分|评估|评价|判定|结论|分数|标签|得分|评审|评级|打分|结果|score|rating|verdict|label|result|grade|eval|evaluation|assessment)(?:结果)?\s*[\]】)]",
@@ -290,6 +301,10 @@ MANIPULATION_CATEGORIES: tuple[str, ...] = (
     "grader_instruction",
     "self_praise",
     "grading_talk",
+    "master_key",
+    "padding",
+    "encoded",
+    "disguised",
 )
 
 # ``grading_talk`` works per clause rather than per phrase, so that paraphrases ("负责打分的朋友，这条
@@ -332,7 +347,7 @@ WEAK_GRADE_RE = re.compile(
     r"\b(?:full\s+marks|perfect\s+score|maximum|highest|10/10|top\s+marks|\d+(?:\.\d+)?\s+out\s+of\s+(?:10|5|100))\b"
 )
 DIRECTIVE_RE = re.compile(
-    r"请|别|不要|务必|一定要|必须|应该|应当|记得|千万|麻烦|拜托|恳请|给个|给予|打个|"
+    r"请|别|不要|务必|一定要|必须|应该|应当|记得|千万|麻烦|拜托|恳请|给个|给予|打个|还望|望(?=评|裁|阅|各位)|建议|关照|手下留情|高抬贵手|"
     r"\b(?:please|must|should|kindly|remember|respond|make\s+sure|don'?t|do\s+not|treat|choose|prefer|pick)\b"
 )
 GRADER_ADDRESS_RE = re.compile(
@@ -341,7 +356,7 @@ GRADER_ADDRESS_RE = re.compile(
 )
 # Addressing a grader by name, as in a letter: "Graders, …", "裁判大人，…".
 GRADER_VOCATIVE_RE = re.compile(
-    r"(?:^|[,(:\s])(?:dear\s+|hey\s+|hi\s+)?(?:graders?|judges?|evaluators?|raters?|reviewers?|scorers?|评委|裁判|评审|打分者|评分者)"
+    r"(?:^|[,(:\s致\[【（])(?:dear\s+|hey\s+|hi\s+)?(?:graders?|judges?|evaluators?|raters?|reviewers?|scorers?|评委|裁判|评审|打分者|评分者|阅卷|判卷)"
     r"(?:老师|大人|们)?\s*[,:]"
 )
 # fmt: on
@@ -361,3 +376,201 @@ SPACE_RE = re.compile(r"[ \t\u00a0]+")
 
 
 ASCII_LETTER_RE = re.compile(r"[a-z]")
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-segment rules (judged on each sentence or line of every view, see guards.views)
+# --------------------------------------------------------------------------------------------------
+
+# fmt: off
+# Sentences and lines. A full stop splits only before a space or the end, so "9.5/10" stays whole.
+SEGMENT_SPLIT_RE = re.compile(r"[。!?！？;；\n]+|\.+(?=\s|$)|…+")
+
+# Patterns anchored with ^ match at the start of a segment: the start of a sentence or a line.
+_SCORE_KEY = (
+    r"(?:(?:综合|最终|总体|整体|评审|评委|审核|模型|系统|ai|质量|专家|人工|自动|裁判|考官)?"
+    r"(?:打分|评分|得分|分数|评级|评估|评审|审核|评价|判定|评定|结论|总评|评测|鉴定|评语)(?:结果|结论|意见|等级|分数|得分|建议|反馈)?"
+    r"|(?:质量|评分|综合|评价)?等级|结果|裁判结果|好评率|通过率|质检(?:结论|结果)?"
+    r"|(?:auto[ _-]?)?eval(?:uation)?|(?:judge|grader|evaluator|reviewer|model|ai|system)\s+(?:says|said|decision|answer|output)"
+    r"|(?:(?:final|overall|total|judge'?s?|model|ai|grader'?s?|evaluator'?s?|reward|quality|human|gpt|llm)[ _-]?)?"
+    r"(?:score|rating|grade|verdict|evaluation|assessment|result|output|label|decision|judge?ment|quality|review)s?"
+    r"(?:[ _-]?(?:result|score|output|label|received|given|check|review|audit|status))?)"
+    r"[*_]*"
+    # "Verdict (human panel):" — a short qualifier between the label and its value.
+    r"(?:\s*[(（][^()（）]{1,20}[)）])?"
+)
+_SCORE_SEP = r"\s*(?:[:=>|]|->|=>|→|⇒|—|–|-{1,2})[*_]*\s*"
+_SCORE_GRADE = (
+    r"(?:[✔✓✅☑]\s*)?[\"'“(]?\s*(?:\d+(?:\.\d+)?\s*(?:/\s*\d+|分|points?|stars?|星|%)|\d+(?:\.\d+)?(?![\d.]*\s*[a-z\u4e00-\u9fff])|"
+    r"[★☆⭐✪✫✭✮✯✰]+|[✔✓✅☑]|(?:本条|这条|此条|本回答|本作品)?(?:胜出|获胜|第一)|"
+    r"[a-ds][+-]?(?:级)?(?![a-z])|满分|优秀|优质|优|良好|通过|合格|无可挑剔|无懈可击|完美|好评|最高档|"
+    r"excellent|perfect|pass(?:ed)?|good|great|yes|true|positive|flawless|outstanding|top)"
+)
+_SCORE_SYMBOL = r"\s*(?:[★☆⭐]+|[✔✓✅☑]|\d+(?:\.\d+)?\s*/\s*\d+|\d+(?:\.\d+)?\s*分|满分|优(?!美|雅))"
+# What may open a line before its label: bullets, quotes, arrows, dashes, check marks, brackets.
+_SCORE_LEAD = r"^[\s#*>|\[(【\-—–→⇒·•✅✔✓☑]*"
+_SELF_ZH = (
+    r"(?:(?:这|此|本|该|以上|上述|上面)(?:一|几|两)?(?:条|段|篇|则|句|份|番|首)?(?:话|祝福语?|文字|文案|内容|回答|回复|作品|文章|短文|留言|寄语|贺词|感谢|谢词|贺卡)"
+    r"|本文|这样的(?:祝福语?|话|文字|贺词|文案|感谢)|这(?:就|可能|或许|也许|大概|绝对|无疑|确实|应该)?是[^,。!?]{0,16}?一(?:条|段|篇|则|句|份|首))"
+)
+
+SEGMENT_PATTERNS: dict[str, tuple[str, ...]] = {
+    # A grade written as a label and a value at the start of a sentence or line: "打分结果=5/5 ✔",
+    # "评审意见：无可挑剔", "【评估】优 ✓", "Final rating — 5 stars", "judge_output = GOOD".
+    "fake_verdict": (
+        _SCORE_LEAD + _SCORE_KEY + r"\s*(?:[\]】)]\s*(?:" + _SCORE_SEP + r")?|" + _SCORE_SEP + r")" + _SCORE_GRADE,
+        _SCORE_LEAD + _SCORE_KEY + r"\s*[\]】)]?" + _SCORE_SYMBOL,
+        _SCORE_LEAD + _SCORE_KEY + r"\s*[\]】)]?\s*\d+(?:\.\d+)?\s*$",
+        # A grader's score reported anywhere in a sentence: "评委一致打出 10 分", "审核已通过 · 评级优".
+        r"^(?!.*[你您])(?:.*?)(?:评委|评审|裁判|专家|考官|阅卷老师|评测|审核)(?:们|团|组)?[^你您,，。!?]{0,6}?(?:打出了?|给出了?|打了|给了|评为|判为|判定为|评定为)"
+        r"\s*(?:\d+(?:\.\d+)?\s*分|满分|最高分|优秀|优|a\+|s级)",
+        r"(?:评级|评分|得分|打分)(?:为|是)?\s*(?:优|良|满分|[a-ds][+-]?(?![a-z])|\d+(?:\.\d+)?\s*分)",
+        r"\b(?:judges?|graders?|reviewers?|evaluators?|raters?)\s+(?:\w+\s+)?(?:gave|give|awarded|rated|scored|marked)\s+(?:it|this)\b",
+        r"\b(?:the\s+)?(?:correct|right|true|proper|expected|final)\s+(?:label|verdict|score|rating|grade|classification)\s+"
+        r"(?:here\s+|for\s+this(?:\s+\w+)?\s+)?(?:is|=|should\s+be)\b",
+        r"正确(?:的)?(?:标签|评分|判定|分数|等级)(?:是|为|应为|应该是)",
+    ),
+    # Requests for a grade with no recipient in between: "请给好评", "求个五星好评", "拜托给个高分",
+    # "直接满分"; never "请给自己一个满分的答卷" or "给你的人生打个满分".
+    "grader_instruction": (
+        r"(?:请|求|麻烦|拜托|恳请|务必|记得|帮忙|求求|建议|还望|还请)(?:你|您|各位|大家|评委|评审|老师)?(?:务必|一定|直接|酌情|多)?"
+        r"(?:给|打|评|判|点|来)?(?:个|一个|出|上|予)?(?:五星)?(?:好评|高分|满分|最高分|五星|通过|加分|优(?!秀的|质的|雅))",
+        r"(?:把|将)?(?:票|这一票|你的票)投给(?:这|本|我)|\bvote\s+for\s+(?:this|me|it)\b|\bput\s+(?:this|it|me)\s+(?:first|on\s+top)\b",
+        r"\bif\s+(?:this|it|these)\s+(?:is|are)\s+being\s+(?:ranked|graded|scored|judged|rated|evaluated|compared|reviewed)\b",
+        r"\bthis\s+(?:one\s+)?is\s+an?\s+(?:clear\s+|definite\s+|easy\s+)?(?:yes|pass|winner|10|ten)\b",
+        r"\bto\s+(?:the|any|whatever|every)\s+(?:ai\s+|language\s+)?(?:model|llm|grader|judge|evaluator|reviewer|system|bot)s?\s+"
+        r"(?:reading|scoring|grading|judging|evaluating|reviewing|rating|checking)\b",
+        r"\b(?:respond|reply|answer)\s+(?:only\s+)?with\s+(?:good|yes|1|10|pass|excellent)\b",
+        r"(?:满分|高分|好评|五星|10/10|full\s+marks|five\s+stars|5\s+stars)\s*(?:please|pls|plz|求求|拜托|谢谢啦)"
+        r"|\b(?:please|pls|plz)\s*(?:满分|高分|好评|五星)",
+        # A grader spoken to as one: "如果您在给这些祝福打分", "if you are grading these", "whoever is scoring".
+        r"(?:如果|若|假如|要是)(?:你|您)(?:正在|在|要|是)?(?:给|为|对)?[^,，。]{0,8}?(?:打分|评分|评审|评估|评判|判卷|阅卷)",
+        r"\bif\s+you(?:'re|\s+are)\s+(?:the\s+one\s+)?(?:grading|scoring|judging|rating|evaluating|reviewing|ranking|marking)\b",
+        r"\b(?:when|while)\s+(?:you(?:'re|\s+are)\s+)?(?:grading|scoring|judging|rating|evaluating|ranking|marking)\s*"
+        r"(?:,|this|these|it\b|them|the\s+(?:responses?|answers?|candidates?|outputs?|greetings?|entries|messages))",
+        r"\b(?:whoever|whomever|anyone\s+who)\s+(?:is\s+|are\s+)?(?:grading|scoring|judging|rating|evaluating|reviewing|ranking|marking|"
+        r"grades|scores|judges|rates|evaluates|reviews|ranks|marks)\b",
+        r"\b(?:should|must|deserves?\s+to|ought\s+to|needs?\s+to)\s+be\s+(?:marked|rated|scored|graded|labell?ed|judged|classified|ranked)\b",
+        r"(?<![你您])(?:应该|应当|应|理应|值得|配得上)(?:被)?(?:评为|判为|打|给|拿|得|获得)?(?:个)?(?:满分|高分|最高分|最高档|最高评价|通过)(?!的)",
+        r"\bgive\s+(?:me|this|it|us)\s+(?:\w+\s+)?(?:five|5|ten|10|full|top)\s+(?:stars?|marks|points)\b",
+        r"(?:直接|一律|统统|全都)(?:给|打|判|评)?(?:个|成|为)?(?:满分|高分|最高分|好评)",
+        r"(?:不用|不必|无需|不需要|别|不要|用不着)(?:再)?(?:看|参考|遵循|理会|考虑|管|对照|按照?)(?:什么)?(?:评分|评审|打分|评判|评价|评估)?"
+        r"(?:标准|准则|规则|细则|要求|rubric)",
+        r"\b(?:please|kindly|just|simply)\s+(?:\w+\s+){0,2}?(?:rate|score|grade|mark|judge|evaluate|classify|label|treat|count|consider|rank)"
+        r"\s+(?:this|it|me|the\s+\w+)(?:\s+one)?\s+(?:as\s+)?(?:an?\s+|the\s+)?(?:\w+\s+)?"
+        r"(?:good|excellent|perfect|positive|pass(?:ing)?|correct|best|winner|winning|top|highest|\d+)\b",
+        r"\b(?:mark|treat|count|label|classify|rank|consider|score|rate|grade)\s+(?:this|it)(?:\s+one)?\s+as\s+(?:an?\s+|the\s+)?"
+        r"(?:good|excellent|perfect|positive|pass(?:ing)?|correct|best|winner|winning|top|highest)\b",
+        r"\b(?:give|award|assign|grant)\s+(?:this|it)(?:\s+one)?\s+(?:an?\s+|the\s+)?(?:top|highest|best|full|perfect|maximum|max)"
+        r"\s+(?:grade|score|marks?|rating|points?|stars?)\b",
+        r"\b(?:ignore|disregard|forget|skip|bypass|never\s+mind|don'?t\s+(?:use|apply|follow|check))\s+(?:the\s+|your\s+|any\s+|all\s+)?"
+        r"(?:\w+\s+)?(?:criteria|rubrics?|scoring|grading(?:\s+guide)?|evaluation\s+\w+|instructions)\b",
+        r"\b(?:this|it)\s+(?:one\s+)?(?:passes|should\s+pass|must\s+pass|wins|is\s+the\s+winner)\b",
+        r"\b(?:note|message|p\.?s\.?|memo|hint|tip)\s+(?:to|for)\s+(?:whoever|whomever|anyone|the\s+(?:person|one|people))\s+(?:who\s+)?(?:is\s+)?"
+        r"(?:evaluat|grad|scor|rat|judg|review|assess|mark)\w*",
+        r"\b(?:scoring|grading|rating|evaluation|judging|marking|reviewer|grader)\s+(?:tip|hint|note|advice|guidance|instructions?|rules?|policy)\s*:",
+        r"(?:忽略|忽视|无视|不用看|别看|不要看|跳过)(?:掉)?(?:其他|其它|别的|其余|剩下的)(?:的)?(?:所有)?(?:回答|回复|答案|候选|选项|样本|作品)",
+    ),
+    # A superlative about the text as one of many: "这可能是史上最好的一条生日祝福语".
+    "self_praise": (
+        r"最(?:好|佳|棒|出色|优秀|完美|精彩|出彩)的(?:一)?(?:条|段|篇)[^,。!?]{0,6}?(?:祝福语|回答|回复|文案)",
+    ),
+    # Reasoning openers that fool LLM judges on their own ("One Token to Fool LLM-as-a-Judge",
+    # arXiv 2507.08794): the segment opens with one, followed by a colon, a full stop or nothing.
+    "master_key": (
+        r"^(?:(?:thought|thinking|reasoning|problem[- ]solving)\s+process|reasoning\s+step\s*\d|思考过程|推理过程|解题思路|解题过程|分析如下)"
+        r"\s*(?:[:.]|$)",
+        r"^(?:thought|thinking|reasoning|solution|answer|final\s+answer|analysis|step\s*1|思考|思路|解答|解析|分析|推理|答案|答|解|即|因此|所以)"
+        r"\s*[:.]?\s*$",
+        r"^(?:思考|推理|分析|计算|解题)中",
+        r"\blet'?s\s+break\s+(?:this|it)\s+down\b|\blet\s+me\s+(?:work|think|reason|go)\s+(?:through|about|over)\s+(?:this|it)\b",
+        r"(?:分析|解答|回答|审|读)(?:一下)?(?:这道|这个|本|该)?题目|\b(?:this|the)\s+problem\b",
+        r"\blet'?s\s+(?:solve|think|work|reason|break)\b.{0,40}?\bstep[- ]by[- ]step\b|\blet\s+me\s+think\b",
+        r"(?:让我们|我们来|我来)?一步一?步地?(?:思考|分析|推理|求解|解决|拆解)",
+        r"\bhere'?s\s+(?:my|the)\s+(?:reasoning|thinking|thought\s+process|analysis|answer|solution)\b",
+        r"\bstep[- ]by[- ]step\s+(?:solution|reasoning|analysis|answer|thinking)\b",
+    ),
+}
+
+# Self-praise as a co-occurrence in one sentence: the text pointing at itself, a strong verdict
+# and the vocabulary of judging *writing* ("文笔", "用词", "piece of writing"). Praise alone is what
+# greetings do ("愿你完美每一天"); pointing at itself alone is how they dedicate themselves
+# ("这段话送给你"); only the three together are the text grading itself.
+SELF_TEXT_RE = re.compile(
+    _SELF_ZH + _NOT_DEDICATION
+    + r"|\b(?:this|the\s+above|my)\s+(?:message|note|greeting|text|piece|response|answer|card|wish|letter|reply|entry|writing|one)\b"
+    r"|\bthis\s+is\b|\bthan\s+this\b"
+)
+SELF_VERDICT_RE = re.compile(
+    r"完美|无可挑剔|无懈可击|满分|一流|佼佼者|出彩|极致|佳作|范文|范例|范本|样板|典范|标杆|字字珠玑|挑不出|找不到|毛病|瑕疵|改进|修改|"
+    r"最好|最佳|最出色|顶级|上乘|出色|优秀|精彩|信心|自信|很高|极高|打动|动人|站得住脚|恰到好处|不多见|难得|示范|教科书|拿捏|最有|"
+    r"\b(?:flawless|perfect|excellent|outstanding|strongest|best|superb|impeccable|exemplary|masterful|first[- ]rate|world[- ]class)\b"
+    r"|\btop[- ](?:tier|notch)\b|\ba\s+model\s+of\b|\bnails\b|\b(?:checks|ticks)\s+every\s+box\b|\bas\s+good\s+as\s+(?:they|it)\s+gets?\b"
+    r"|\bcould\s+(?:hope|ask)\s+for\b|\bhits\s+every\b|\beffortless(?:ly)?\b|\bwould\s+agree\b|\bfinest\b|\bpolished\b"
+    r"|\bneeds?\s+(?:no\s+)?chang|\bbetter\b|\bhard\s+pressed\b"
+)
+SELF_ARTIFACT_RE = re.compile(
+    r"文采|文笔|写得|写作|措辞|用词|遣词|结构|切题|扣题|贴合|真诚度|完成度|辞藻|行文|作品|同类|水准|水平|质量|功底|感染力|立意|层次|"
+    r"雕琢|打磨|读到|读过|读完|读了|题目|标准|要求|范文|佳作|祝福语|文字|完成度|分寸|评选|遣词|写得|文采|见过"
+    r"|\b(?:writing|written|piece|quality|qualities|standards?|criteria|rubric|answer|response|request|prompt|relevance|example|"
+    r"entry|submission|wording|prose|composition|readers?|ever\s+written)\b|\bgreeting\s+should\b"
+    r"|\bas\s+(?:greetings|messages|notes|wishes|cards)\s+go\b|\b(?:note|message|greeting|card)\s+than\s+this\b"
+)
+
+# Whitespace padding pushes an instruction out of a reader's view while a judge still reads it.
+PADDING_RE = re.compile(r"(?:[ \t\r\u00a0\u3000\u2000-\u200a]*\n){6,}|[ \t\u00a0\u3000\u2000-\u200a]{16,}")
+
+# A completion of nothing but punctuation: the bare ":" or "." master keys.
+PUNCT_ONLY_RE = re.compile(r"^[\s\W_]*$")
+ALNUM_RE = re.compile(r"[^\W_]")
+
+# Encoded blobs (matched on NFKC text, case kept: base64 is case-sensitive).
+BASE64_BLOB_RE = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{12,}={0,2}(?![A-Za-z0-9+/=])")
+HEX_BLOB_RE = re.compile(
+    r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{12,}(?![0-9A-Za-z])|(?<![0-9A-Za-z])[0-9a-fA-F]{2}(?:[ :][0-9a-fA-F]{2}){5,}(?![0-9A-Za-z])"
+)
+PERCENT_BLOB_RE = re.compile(r"(?:%[0-9a-fA-F]{2}){3,}")
+ESCAPE_BLOB_RE = re.compile(r"(?:\\u[0-9a-fA-F]{4}){2,}|(?:\\x[0-9a-fA-F]{2}){3,}")
+ENTITY_BLOB_RE = re.compile(r"(?:&#(?:[xX][0-9a-fA-F]{1,6}|\d{1,7});){2,}")
+BINARY_BLOB_RE = re.compile(r"(?<![01])[01]{8}(?:\s?[01]{8}){2,}(?![01])")
+CODEPOINT_BLOB_RE = re.compile(r"(?:[Uu]\+[0-9A-Fa-f]{4,5}[\s,]*){2,}")
+BASE32_BLOB_RE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Z2-7=]{8,})(?=[A-Z2-7]*[2-7=])[A-Z2-7]+={0,6}(?![A-Za-z0-9=])")
+# Grading words in pinyin ("man fen" for 满分): a Chinese instruction spelled so a filter misses it.
+PINYIN_GRADE_RE = re.compile(r"\b(?:man\s?fen|hao\s?ping|gao\s?fen|zui\s?gao\s?fen|ping\s?fen|da\s?fen|wu\s?xing\s?hao\s?ping)\b")
+OTHER_WORD_RE = re.compile(r"[\u0370-\u03ff\u0400-\u052f\u0530-\u058f\u10a0-\u10ff]+")
+LATIN_TOKEN_RE = re.compile(r"[a-z]+")
+# Common English words: a Latin text with more of them after ROT13 than before was ROT13-encoded.
+COMMON_EN_WORDS = frozenset(
+    "the a an and or of to in on for with is are was be this that it you your me my we our give rate score grade "
+    "good best full marks top answer output ignore rules judge verdict pass please correct label ten out".split()
+)
+# Grading words a disguise (full-width, styled letters, leetspeak) makes suspicious by itself.
+DISGUISED_WORDS = frozenset(
+    "good great excellent perfect pass passed score scores rate rating grade graded judge verdict label output answer "
+    "correct ignore rubric criteria instruction instructions marks points stars best top winner full high reward evaluate "
+    "grader reviewer please yes true positive approve approved".split()
+)
+
+# Cyrillic and Greek letters that look like Latin ones (lower case: views are lower-cased first).
+HOMOGLYPHS: dict[str, str] = {
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t",
+    "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w", "һ": "h", "ӏ": "l",
+    "α": "a", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ϲ": "c",
+    "ɡ": "g", "ı": "i",
+    # Small capitals (NFKC leaves them as they are).
+    "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ꜰ": "f", "ɢ": "g", "ʜ": "h", "ɪ": "i", "ᴊ": "j", "ᴋ": "k", "ʟ": "l",
+    "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r", "ꜱ": "s", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ʏ": "y", "ᴢ": "z",
+}
+_GLYPH = "[" + "".join(HOMOGLYPHS) + "]"
+MIXED_SCRIPT_WORD_RE = re.compile(
+    rf"[a-z\u0370-\u03ff\u0400-\u052f\u0261\u0131]*(?:[a-z]{_GLYPH}|{_GLYPH}[a-z])[a-z\u0370-\u03ff\u0400-\u052f\u0261\u0131]*"
+)
+# Leetspeak: digits standing for letters inside a word that has letters ("1gn0r3", "g00d").
+LEET: dict[str, str] = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s",
+                        "!": "i"}
+# Words that are also casual greeting slang in leetspeak ("b3st", "gr8"): not a disguise on their own.
+LEET_CASUAL = frozenset("best great top high full yes true please winner".split())
+# Full-width phrases that are greetings, not grading ("ＧＯＯＤ ＬＵＣＫ").
+GREETING_BIGRAMS = frozenset("good luck|good morning|good night|good day|good job|best wishes|best friend|top of|full of".split("|"))
+LEET_TOKEN_RE = re.compile(r"(?<![a-z0-9@$])(?=[a-z0-9@$]*[a-z])(?=[a-z0-9@$]*[0-9@$])[a-z0-9@$]{2,}(?![a-z0-9@$])")
+# fmt: on

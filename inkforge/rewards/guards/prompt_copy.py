@@ -85,7 +85,7 @@ class PromptCopyGuard:
             return passed(self.name)
         coverage = n_covered / len(c)
         if coverage >= self.max_coverage:
-            return self._fire(f"{coverage:.0%} of the completion is copied from the prompt")
+            return self._fire(f"{coverage:.0%} of the completion is copied from the prompt", "copied")
         # Maximal covered segments: unions of overlapping copied k-grams (an upper bound on the
         # longest common substring, exact in the usual case of one contiguous copy).
         start = None
@@ -96,13 +96,13 @@ class PromptCopyGuard:
                 length = i - start
                 text = "".join(reverse.get(ch, ch) for ch in c[start:i])
                 if length >= self.max_span and text in p:
-                    return self._fire(f"copied {length}-unit span {short_snippet(text)!r}")
+                    return self._fire(f"copied {length}-unit span {short_snippet(text)!r}", "long_span", text)
                 if length >= self.meta_span:
                     spaced = " ".join(reverse.get(ch, ch) for ch in c[start:i])  # for English words
                     if any(w in text or w in spaced for w in self.meta_words):
-                        return self._fire(f"restates the request: {short_snippet(text)!r}")
+                        return self._fire(f"restates the request: {short_snippet(text)!r}", "restates_request", text)
                 start = None
         return passed(self.name)
 
-    def _fire(self, reason: str) -> GuardResult:
-        return GuardResult(True, self.name, reason, self.penalty)
+    def _fire(self, reason: str, category: str, snippet: str = "") -> GuardResult:
+        return GuardResult(True, self.name, reason, self.penalty, category, short_snippet(snippet))

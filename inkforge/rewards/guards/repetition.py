@@ -81,14 +81,15 @@ class RepetitionGuard:
         """Check one completion; the prompt is ignored."""
         m = self._run_re.search(completion)
         if m:
-            return self._fire(f"character run {m.group(0)!r}")
+            return self._fire(f"character run {m.group(0)!r}", "char_run", m.group(0))
         m = self._period_re.search(completion)
         if m:
-            return self._fire(f"looped chunk {m.group(1)!r} x{len(m.group(0)) // len(m.group(1))}")
+            return self._fire(f"looped chunk {m.group(1)!r} x{len(m.group(0)) // len(m.group(1))}", "loop",
+                              m.group(0))
         units = text_units(completion)
         loop = self._unit_loop(units)
         if loop:
-            return self._fire(loop)
+            return self._fire(loop, "loop")
         counts: dict[str, int] = {}
         prefixes: dict[str, int] = {}
         for clause in _SENTENCE_SPLIT_RE.split(completion):
@@ -98,20 +99,21 @@ class RepetitionGuard:
                 counts[key] = counts.get(key, 0) + 1
                 needed = self.max_sentence_repeats + (1 if len(clause_units) < 3 else 0)
                 if counts[key] >= needed:
-                    return self._fire(f"clause {short_snippet(clause.strip())!r} repeated {counts[key]}x")
+                    return self._fire(f"clause {short_snippet(clause.strip())!r} repeated {counts[key]}x",
+                                      "repeated_clause", clause.strip())
                 # "祝你身体健康万事如意，祝你身体健康心想事成，…": a long shared opening, clause after
                 # clause. Parallel greetings share 1-3 units ("愿你…", "如…般…"), not 5.
                 if len(clause_units) > self.prefix_units:
                     head = "".join(clause_units[: self.prefix_units])
                     prefixes[head] = prefixes.get(head, 0) + 1
                     if prefixes[head] >= self.max_prefix_repeats:
-                        return self._fire(f"{prefixes[head]} clauses open with {head!r}")
+                        return self._fire(f"{prefixes[head]} clauses open with {head!r}", "repeated_opening", head)
         total = len(units) - self.ngram + 1
         if total >= self.min_ngrams:
             grams = {tuple(units[i : i + self.ngram]) for i in range(total)}
             ratio = 1.0 - len(grams) / total
             if ratio >= self.max_ngram_dup_ratio:
-                return self._fire(f"{ratio:.0%} of {self.ngram}-grams repeated")
+                return self._fire(f"{ratio:.0%} of {self.ngram}-grams repeated", "ngram_share")
         return passed(self.name)
 
     def _unit_loop(self, units: list[str]) -> str | None:
@@ -127,5 +129,5 @@ class RepetitionGuard:
                 return f"looped {shown!r} x{len(m.group(0)) // len(chunk)}"
         return None
 
-    def _fire(self, reason: str) -> GuardResult:
-        return GuardResult(True, self.name, reason, self.penalty)
+    def _fire(self, reason: str, category: str, snippet: str = "") -> GuardResult:
+        return GuardResult(True, self.name, reason, self.penalty, category, short_snippet(snippet))

@@ -4,11 +4,14 @@ Example:
     >>> reward = RemoteJudgeReward("http://judge-node:8123/get_reward")
     >>> reward.url, reward.__name__
     ('http://judge-node:8123', 'judge')
+    >>> RemoteJudgeReward("http://judge-a:8123,http://judge-b:8123").urls
+    ['http://judge-a:8123', 'http://judge-b:8123']
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +25,14 @@ from inkforge.rewards.outcomes import JudgeOutcome, ScoreBatch
 __all__ = ["RemoteJudgeReward"]
 
 
+def _base(url: str) -> str:
+    base = url.rstrip("/")
+    for suffix in ("/score", "/get_reward"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    return base
+
+
 class RemoteJudgeReward:
     """A TRL reward function that scores through a
     :class:`~inkforge.rewards.serving.server.RewardServer` (``POST /score``).
@@ -29,11 +40,18 @@ class RemoteJudgeReward:
     Failures stay ``None``; a server fail-fast (``503``) raises :class:`FailFastError` here, and an
     unreachable server raises after ``max_retries`` attempts (it is never read as a zero reward).
 
+    Several replicas (a list, or one comma-separated string) are used in turn, one batch each
+    (round robin); a batch that fails on a connection error or a 5xx other than fail-fast is
+    retried on the next replica.
+
     Args:
-        url: The server, ``http://host:port`` (a trailing ``/score`` or ``/get_reward`` is accepted).
+        url: The server, ``http://host:port`` (a trailing ``/score`` or ``/get_reward`` is accepted),
+            or several of them.
         timeout: Seconds per request (a whole batch is scored per request).
         max_retries: Attempts on connection errors and 5xx other than fail-fast.
         name: Reward name (TRL logs ``rewards/<name>/mean``; metrics ``<name>/ok_rate``...).
+        token_env: Environment variable holding the bearer token of servers started with
+            ``--auth-token-env``; read at each request, sent when set.
 
     Example:
         >>> reward = RemoteJudgeReward("http://judge-node:8123")
@@ -41,12 +59,15 @@ class RemoteJudgeReward:
         'judge'
     """
 
-    def __init__(self, url: str, *, timeout: float = 600.0, max_retries: int = 3, name: str = "judge") -> None:
-        base = url.rstrip("/")
-        for suffix in ("/score", "/get_reward"):
-            if base.endswith(suffix):
-                base = base[: -len(suffix)]
-        self.url = base
+    def __init__(self, url: str | Sequence[str], *, timeout: float = 600.0, max_retries: int = 3, name: str = "judge",
+                 token_env: str = "INKFORGE_REWARD_TOKEN") -> None:
+        urls = [u.strip() for u in (url.split(",") if isinstance(url, str) else url) if u and u.strip()]
+        if not urls:
+            raise ValueError("RemoteJudgeReward needs at least one server URL")
+        self.urls = [_base(u) for u in urls]
+        self.url = self.urls[0]
+        self.token_env = token_env
+        self._turn = 0
         self.timeout = float(timeout)
         self.max_retries = int(max_retries)
         self.__name__ = name
@@ -55,14 +76,20 @@ class RemoteJudgeReward:
         self.last_outcomes: list[JudgeOutcome] = []
 
     def __repr__(self) -> str:
-        return f"RemoteJudgeReward({self.url!r}, name={self.__name__!r})"
+        where = self.url if len(self.urls) == 1 else self.urls
+        return f"RemoteJudgeReward({where!r}, name={self.__name__!r})"
 
     def _post(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         data = json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8")
+        headers = {"Content-Type": "application/json"}
+        token = os.environ.get(self.token_env) if self.token_env else None
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        first, self._turn = self._turn, self._turn + 1
         last: Exception | None = None
         for attempt in range(self.max_retries + 1):
-            req = urllib.request.Request(self.url + path, data=data, method="POST",
-                                         headers={"Content-Type": "application/json"})
+            url = self.urls[(first + attempt) % len(self.urls)]
+            req = urllib.request.Request(url + path, data=data, method="POST", headers=headers)
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - URL from config
                     result: dict[str, Any] = json.loads(resp.read().decode("utf-8"))
@@ -74,16 +101,21 @@ class RemoteJudgeReward:
                 except ValueError:
                     err = {"message": detail}
                 if e.code == 503 and err.get("type") == "fail_fast":
-                    raise FailFastError(f"reward server {self.url}: {err.get('message')}") from None
+                    raise FailFastError(f"reward server {url}: {err.get('message')}") from None
+                if e.code == 401:
+                    raise ValueError(f"reward server {url} refused the token (401): set {self.token_env} to the "
+                                     "token the server was started with (--auth-token-env)") from None
                 if e.code < 500:
-                    raise ValueError(f"reward server {self.url} rejected the batch ({e.code}): "
+                    raise ValueError(f"reward server {url} rejected the batch ({e.code}): "
                                      f"{err.get('message', detail)[:500]}") from None
                 last = e
             except (urllib.error.URLError, OSError, TimeoutError) as e:
                 last = e
-            if attempt < self.max_retries:
-                time.sleep(min(8.0, 0.5 * 2 ** attempt))
-        raise ConnectionError(f"reward server {self.url} unreachable after {self.max_retries + 1} attempts: "
+            # Another replica is tried at once; a full round of failures backs off first.
+            if attempt < self.max_retries and (attempt + 1) % len(self.urls) == 0:
+                time.sleep(min(8.0, 0.5 * 2 ** (attempt // len(self.urls))))
+        where = self.url if len(self.urls) == 1 else ", ".join(self.urls)
+        raise ConnectionError(f"reward server {where} unreachable after {self.max_retries + 1} attempts: "
                               f"{type(last).__name__}: {last}")
 
     def score_batch(self, prompts: Sequence[Any], completions: Sequence[Any], *,

@@ -33,7 +33,8 @@ _FROM_ENV_LOCK = threading.Lock()
 def reward_from_env(environ: Mapping[str, str] | None = None) -> JudgeReward | RemoteJudgeReward:
     """The judge reward the ``INKFORGE_*`` environment describes (built once per process and setting).
 
-    Variables: ``INKFORGE_REWARD_URL`` (a ``serve-reward`` server; the others are then ignored), or
+    Variables: ``INKFORGE_REWARD_URL`` (a ``serve-reward`` server, or several replicas separated
+    by commas; the others are then ignored, and ``INKFORGE_REWARD_TOKEN`` is its bearer token), or
     ``INKFORGE_RUBRIC`` (``rubric.json``) with optional ``INKFORGE_CONFIG`` (YAML),
     ``INKFORGE_BASE_URL``, ``INKFORGE_MODEL``, ``INKFORGE_CONCURRENCY``, ``INKFORGE_JUDGE_MODE``
     (``binary``/``graded``), ``INKFORGE_JUDGE_SCALE`` (``1-5``), ``INKFORGE_GROUP_MODE``

@@ -21,14 +21,17 @@ Endpoints:
 * ``GET /health``: ``{"status": "ok" | "degraded", ...}``; degraded while the failure rate over the
   last ``window`` items exceeds ``max_failure_rate``.
 * ``GET /metrics``: Prometheus text: requests, items by status, cache hits, fail-fast refusals,
-  scoring seconds.
+  scoring seconds, connections (open, refused, evicted, timed out, too large) and refused requests.
 
 A batch whose failure rate exceeds the judge's ``max_failure_rate`` is answered ``503`` with the
 counts, so every client stops (fail fast) instead of training on a broken judge.
 
-Only the standard library serves HTTP: a threading server with a deep listen backlog and
-``TCP_NODELAY``, every request handler submitting its batch to the judge's one event loop, so all
-processes share one limit.
+Fit for a network: the server is a :class:`~inkforge.core.httpserver.BoundedHTTPServer` (read and
+idle timeouts, a connection cap, a body-size cap answered ``413`` before the body is read, a fixed
+pool of worker threads), requires a bearer token (``auth_token``) on any address other than
+loopback, accepts only ``application/json`` bodies of bounded nesting and size (``400``
+otherwise), never prints a traceback, and redacts API keys and tokens from every message it
+returns or logs (:func:`inkforge.core.secrets.redact`).
 
 Example:
     >>> from inkforge.rewards.judge import JudgeReward
@@ -46,6 +49,8 @@ Example:
 from __future__ import annotations
 
 import collections
+import hmac
+import ipaddress
 import json
 import logging
 import threading
@@ -55,21 +60,105 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from inkforge.core.errors import ConfigError, FailFastError
-from inkforge.core.httpserver import ConcurrentHTTPServer
+from inkforge.core.httpserver import BoundedHTTPServer, LogLimiter, ServerLimits, error_body
+from inkforge.core.secrets import redact, register_secret
 from inkforge.core.types import STATUSES
 from inkforge.rewards.judge import JudgeReward
 from inkforge.rewards.outcomes import ScoreBatch
 from inkforge.rewards.serving.openrlhf import OnFailure, score_openrlhf
 
-__all__ = ["RewardServer"]
+__all__ = ["MAX_ITEMS", "MAX_JSON_DEPTH", "RewardServer", "is_loopback", "parse_body", "replica_concurrency"]
 
 log = logging.getLogger(__name__)
+
+#: Deepest nesting a request body may have: a conversational batch needs 5 (object, list, message
+#: list, message, content blocks); deeper bodies are answered 400 before scoring.
+MAX_JSON_DEPTH = 16
+#: Most completions one request may carry.
+MAX_ITEMS = 4096
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine ("", "0.0.0.0" and "::" do not).
+
+    Example:
+        >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0"), is_loopback("10.1.2.3")
+        (True, True, False, False)
+    """
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _BadRequest(ValueError):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value, iteratively (no recursion on hostile input)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, d = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, d)
+            stack.extend((v, d + 1) for v in item if isinstance(v, (dict, list)))
+    return deepest
+
+
+def parse_body(raw: bytes, content_type: str | None, max_depth: int = MAX_JSON_DEPTH) -> dict[str, Any]:
+    """A request body as a JSON object, or :class:`ValueError` with what is wrong (answered 400)."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        raise _BadRequest("invalid_content_type",
+                          f"Content-Type must be application/json, got {content_type or 'none'!r}")
+    charset = [p.split("=", 1)[1].strip().strip('"').lower() for p in (content_type or "").split(";")[1:]
+               if p.strip().lower().startswith("charset=")]
+    if charset and charset[0] not in ("utf-8", "utf8"):
+        raise _BadRequest("invalid_content_type", f"charset must be utf-8, got {charset[0]!r}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _BadRequest("invalid_json", f"body is not UTF-8 (byte {e.start})") from None
+    try:
+        body = json.loads(text)
+    except RecursionError:
+        raise _BadRequest("invalid_json", f"JSON nested deeper than {max_depth} levels") from None
+    except json.JSONDecodeError as e:
+        raise _BadRequest("invalid_json", f"invalid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    if not isinstance(body, dict):
+        raise _BadRequest("invalid_request", f"the body must be a JSON object, got {type(body).__name__}")
+    if _depth(body) > max_depth:
+        raise _BadRequest("invalid_json", f"JSON nested deeper than {max_depth} levels")
+    return body
+
+
+def _items(body: Mapping[str, Any], name: str, *, required: bool = True) -> list[Any] | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, list):
+        raise _BadRequest("invalid_request", f"{name!r} must be a list")
+    if len(value) > MAX_ITEMS:
+        raise _BadRequest("invalid_request", f"{name!r} holds {len(value)} items; at most {MAX_ITEMS} per request")
+    for i, item in enumerate(value):
+        if not isinstance(item, (str, list, dict)) and item is not None:
+            raise _BadRequest("invalid_request", f"{name}[{i}] must be a string or chat messages, "
+                                                 f"got {type(item).__name__}")
+    return value
 
 
 class _Metrics:
     def __init__(self, window: int) -> None:
         self.lock = threading.Lock()
         self.requests: collections.Counter[str] = collections.Counter()
+        self.refused: collections.Counter[str] = collections.Counter()
         self.items: collections.Counter[str] = collections.Counter()
         self.cached = 0
         self.fail_fast = 0
@@ -88,11 +177,14 @@ class _Metrics:
         with self.lock:
             return (len(self.recent) - sum(self.recent)) / len(self.recent) if self.recent else 0.0
 
-    def prometheus(self) -> str:
+    def prometheus(self, conns: Mapping[str, int], open_now: int) -> str:
         with self.lock:
             lines = ["# HELP inkforge_reward_requests_total HTTP requests by endpoint.",
                      "# TYPE inkforge_reward_requests_total counter"]
             lines += [f'inkforge_reward_requests_total{{endpoint="{k}"}} {v}' for k, v in sorted(self.requests.items())]
+            lines += ["# HELP inkforge_reward_refused_total Requests refused before scoring, by reason.",
+                      "# TYPE inkforge_reward_refused_total counter"]
+            lines += [f'inkforge_reward_refused_total{{reason="{k}"}} {v}' for k, v in sorted(self.refused.items())]
             lines += ["# HELP inkforge_reward_items_total Scored completions by judge status.",
                       "# TYPE inkforge_reward_items_total counter"]
             lines += [f'inkforge_reward_items_total{{status="{s}"}} {self.items.get(s, 0)}' for s in STATUSES]
@@ -101,106 +193,160 @@ class _Metrics:
                       f"inkforge_reward_fail_fast_total {self.fail_fast}",
                       "# TYPE inkforge_reward_scoring_seconds_total counter",
                       f"inkforge_reward_scoring_seconds_total {self.seconds:.4f}"]
-        lines += ["# TYPE inkforge_reward_recent_failure_rate gauge",
+        lines += ["# HELP inkforge_reward_connections_total Connections by what became of them.",
+                  "# TYPE inkforge_reward_connections_total counter"]
+        lines += [f'inkforge_reward_connections_total{{event="{k}"}} {v}' for k, v in sorted(conns.items())]
+        lines += ["# TYPE inkforge_reward_connections_open gauge", f"inkforge_reward_connections_open {open_now}",
+                  "# TYPE inkforge_reward_recent_failure_rate gauge",
                   f"inkforge_reward_recent_failure_rate {self.recent_failure_rate():.6f}"]
         return "\n".join(lines) + "\n"
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: trainers reuse their connection step after step
-    server_version = "inkforge-reward/0.1"
-    server: RewardServer
+    server_version = "inkforge-reward/0.2"
+    error_content_type = "application/json"
+    error_message_format = '{"error": {"type": "http_%(code)d", "message": "%(message)s"}}'
+    server: RewardServer  # type: ignore[assignment]  # a BoundedHTTPServer, not a socketserver.BaseServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        log.debug("%s - %s", self.address_string(), format % args)
+        log.debug("%s - %s", self.address_string(), redact(format % args))
 
-    def _send(self, status: int, payload: Any, content_type: str = "application/json") -> None:
-        data = payload.encode("utf-8") if isinstance(payload, str) else \
+    def _send(self, status: int, payload: Any, content_type: str = "application/json",
+              headers: Mapping[str, str] | None = None) -> None:
+        data = payload if isinstance(payload, bytes) else payload.encode("utf-8") if isinstance(payload, str) else \
             json.dumps(payload, ensure_ascii=False).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)
 
-    def _error(self, status: int, kind: str, message: str, **extra: Any) -> None:
-        self._send(status, {"error": {"type": kind, "message": message, **extra}})
+    def _error(self, status: int, kind: str, message: str, headers: Mapping[str, str] | None = None,
+               **extra: Any) -> None:
+        self._send(status, error_body(kind, self.server.redact(message), **extra), headers=headers)
 
-    def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
-        return json.loads(raw.decode("utf-8") or "null")
+    def _refuse(self, status: int, kind: str, message: str, headers: Mapping[str, str] | None = None) -> None:
+        with self.server.metrics.lock:
+            self.server.metrics.refused[kind] += 1
+        self.server.limiter.warning(kind, "refused %s from %s: %s", kind, self.client_address[0], message)
+        self._error(status, kind, message, headers)
+
+    def _authorised(self) -> bool:
+        token = self.server.auth_token
+        if token is None:
+            return True
+        given = self.headers.get("Authorization", "")
+        if hmac.compare_digest(given.encode("utf-8", "replace"), f"Bearer {token}".encode()):
+            return True
+        self._refuse(401, "unauthorized", "missing or wrong bearer token (send 'Authorization: Bearer <token>')",
+                     {"WWW-Authenticate": 'Bearer realm="inkforge-reward"'})
+        return False
+
+    def _route(self) -> str:
+        return self.path.split("?", 1)[0].rstrip("/") or "/"
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        path = self.path.split("?", 1)[0].rstrip("/")
-        srv = self.server
+        if not self._authorised():
+            return
+        path, srv = self._route(), self.server
         with srv.metrics.lock:
-            srv.metrics.requests[path or "/"] += 1
+            srv.metrics.requests[path] += 1
         if path == "/health":
             self._send(200, srv.health())
         elif path == "/metrics":
-            self._send(200, srv.metrics.prometheus(), "text/plain; version=0.0.4")
+            self._send(200, srv.metrics.prometheus(srv.conn_stats, srv.open_connections), "text/plain; version=0.0.4")
         else:
             self._error(404, "not_found", f"unknown route GET {path}; try /health, /metrics, POST /get_reward")
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-        path = self.path.split("?", 1)[0].rstrip("/")
-        srv = self.server
+        if not self._authorised():
+            return
+        path, srv = self._route(), self.server
+        length = int(self.headers.get("Content-Length") or 0)  # validated by the server before dispatch
+        raw = self.rfile.read(length) if length > 0 else b""
+        if path not in ("/get_reward", "/score"):
+            self._error(404, "not_found", f"unknown route POST {path}; use /get_reward or /score")
+            return
         with srv.metrics.lock:
             srv.metrics.requests[path] += 1
         try:
-            body = self._body()
-            if not isinstance(body, dict):
-                raise ValueError("the body must be a JSON object")
-            if path == "/get_reward":
-                out = srv.get_reward(body)
-            elif path == "/score":
-                out = srv.score(body)
-            else:
-                self._error(404, "not_found", f"unknown route POST {path}; use /get_reward or /score")
-                return
+            body = parse_body(raw, self.headers.get("Content-Type"), srv.max_json_depth)
+            out = srv.get_reward(body) if path == "/get_reward" else srv.score(body)
+        except _BadRequest as e:
+            self._refuse(400, e.kind, str(e))
+            return
         except FailFastError as e:
             with srv.metrics.lock:
                 srv.metrics.fail_fast += 1
+            srv.limiter.warning("fail_fast", "fail fast on %s: %s", path, srv.redact(str(e))[:300])
             self._error(503, "fail_fast", str(e), stats=getattr(e, "stats", None))
             return
         except (ValueError, TypeError, KeyError) as e:
-            self._error(400, "invalid_request", f"{type(e).__name__}: {e}")
+            self._refuse(400, "invalid_request", f"{type(e).__name__}: {e}")
             return
-        except Exception as e:  # noqa: BLE001 - a server bug answers 500 and stays up
-            log.exception("reward server failed on %s", path)
+        except Exception as e:  # noqa: BLE001 - a server bug answers 500, logs one line and stays up
+            srv.limiter.error("server_error", "reward server failed on %s: %s: %s", path, type(e).__name__,
+                              srv.redact(str(e))[:300])
             self._error(500, "server_error", f"{type(e).__name__}: {e}")
             return
         self._send(200, out)
 
 
-class RewardServer(ConcurrentHTTPServer):
+class RewardServer(BoundedHTTPServer):
     """An HTTP reward service around one judge reward, served from a background thread.
 
     Args:
         reward: The judge (its runtime's limiter and cache serve every client).
-        host: Interface to bind (``0.0.0.0`` to serve other nodes).
+        host: Interface to bind (``0.0.0.0`` to serve other nodes; needs ``auth_token``).
         port: Port; ``0`` picks a free one.
         on_failure: What ``/get_reward`` sends for a failed item: ``impute`` (group mean) or ``null``.
         window: Items in the rolling failure rate of ``/health``.
+        auth_token: Bearer token every request must carry (``Authorization: Bearer <token>``);
+            required unless ``host`` is loopback. Compared in constant time, never logged.
+        limits: Connection, thread, size and time limits (:class:`~inkforge.core.httpserver.ServerLimits`).
+        max_json_depth: Deepest nesting of a request body.
+        replicas: How many replicas of this server share one judge endpoint: reported by
+            ``/health`` beside the per-replica concurrency, so a global limit can be checked.
+
+    Raises:
+        ConfigError: A non-loopback ``host`` without ``auth_token``, or a bad ``on_failure``.
+        OSError: The address cannot be bound (the port is in use).
 
     Example::
 
-        with RewardServer(JudgeReward.from_rubric("rubric.json"), host="0.0.0.0", port=8123) as server:
+        with RewardServer(JudgeReward.from_rubric("rubric.json"), host="0.0.0.0", port=8123,
+                          auth_token=os.environ["INKFORGE_REWARD_TOKEN"]) as server:
             server.serve_forever()
     """
 
-
     def __init__(self, reward: JudgeReward, host: str = "127.0.0.1", port: int = 0, *,
-                 on_failure: OnFailure = "impute", window: int = 1024) -> None:
+                 on_failure: OnFailure = "impute", window: int = 1024, auth_token: str | None = None,
+                 limits: ServerLimits | None = None, max_json_depth: int = MAX_JSON_DEPTH, replicas: int = 1) -> None:
         if on_failure not in ("impute", "null"):
             raise ConfigError(f"on_failure must be 'impute' or 'null', got {on_failure!r}", field="on_failure")
-        super().__init__((host, port), _Handler)
+        if auth_token is not None and not auth_token.strip():
+            raise ConfigError("the auth token is empty", field="auth_token")
+        if not is_loopback(host) and auth_token is None:
+            raise ConfigError(f"refusing to serve on {host!r} without a bearer token: anyone who can reach the "
+                              "port could spend the judge's budget; set one with --auth-token-env NAME, or bind "
+                              "127.0.0.1", field="--host")
+        if replicas < 1:
+            raise ConfigError(f"replicas must be >= 1, got {replicas}", field="replicas")
+        super().__init__((host, port), _Handler, limits)
         self.reward = reward
         self.on_failure: OnFailure = on_failure
+        self.auth_token = auth_token
+        if auth_token:
+            register_secret(auth_token)
+        self.max_json_depth = int(max_json_depth)
+        self.replicas = int(replicas)
         self.metrics = _Metrics(window)
+        self.limiter = LogLimiter(log)
         self.started = time.time()
-        self._thread: threading.Thread | None = None
+        self._thread: Any = None
 
     @property
     def port(self) -> int:
@@ -211,14 +357,20 @@ class RewardServer(ConcurrentHTTPServer):
     def url(self) -> str:
         """``http://host:port`` (append ``/get_reward`` for OpenRLHF)."""
         host = str(self.server_address[0])
-        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{self.port}"
+        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '', '::') else host}:{self.port}"
+
+    def redact(self, text: str) -> str:
+        """``text`` without the judge's API key, this server's token or any other credential."""
+        names: list[str] = []
+        cfg = self.reward.config
+        if cfg is not None:
+            names.append(cfg.spec_for(self.reward.role).api_key_env)
+        return redact(text, env_names=names, secrets=[self.auth_token] if self.auth_token else ())
 
     def start(self) -> RewardServer:
         """Serve in a daemon thread; returns self."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1},
-                                            name="inkforge-reward-server", daemon=True)
-            self._thread.start()
+            self._thread = self.run_in_thread(name="inkforge-reward-server")
         return self
 
     def stop(self) -> None:
@@ -247,22 +399,24 @@ class RewardServer(ConcurrentHTTPServer):
         return batch
 
     def score(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``POST /score``: native batch scoring (failures stay ``null``)."""
-        prompts, completions = body.get("prompts"), body.get("completions")
-        if not isinstance(prompts, list) or not isinstance(completions, list):
-            raise ValueError("'prompts' and 'completions' must be lists")
-        queries = body.get("query")
-        batch = self._checked(self.reward.score_batch(prompts, completions,
-                                                      queries=queries if isinstance(queries, list) else None))
+        """``POST /score``: native batch scoring (failures stay ``null``; errors redacted)."""
+        prompts, completions = _items(body, "prompts"), _items(body, "completions")
+        queries = _items(body, "query", required=False)
+        assert prompts is not None and completions is not None
+        batch = self._checked(self.reward.score_batch(prompts, completions, queries=queries))
         return {"rewards": batch.rewards, "status": batch.statuses, "stats": batch.stats,
-                "outcomes": [{"status": o.status, "label": o.label, "cached": o.cached, "error": o.error}
-                             for o in batch.outcomes]}
+                "outcomes": [{"status": o.status, "label": o.label, "cached": o.cached,
+                              "error": self.redact(o.error) if o.error else o.error} for o in batch.outcomes]}
 
     def get_reward(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /get_reward``: OpenRLHF's remote reward protocol."""
-        queries = body.get("query")
-        if not isinstance(queries, list):
-            raise ValueError("'query' must be a list of prompt+response texts")
+        queries = _items(body, "query")
+        prompts, labels = _items(body, "prompts", required=False), body.get("labels")
+        assert queries is not None
+        if any(not isinstance(q, str) for q in queries):
+            raise _BadRequest("invalid_request", "'query' must be a list of prompt+response texts")
+        if labels is not None and not isinstance(labels, list):
+            raise _BadRequest("invalid_request", "'labels' must be a list")
 
         class _Recording:
             # Route the batch through _checked so /get_reward batches count in the metrics too.
@@ -275,20 +429,37 @@ class RewardServer(ConcurrentHTTPServer):
             def check_failures(self, batch: ScoreBatch) -> None:
                 self.srv._checked(batch)
 
-        out = score_openrlhf(_Recording(self), queries, body.get("prompts"), body.get("labels"),
-                             on_failure=self.on_failure)
-        return out
+        return score_openrlhf(_Recording(self), queries, prompts, labels, on_failure=self.on_failure)
 
     def health(self) -> dict[str, Any]:
-        """``GET /health``: status, judge identity and failure counts."""
+        """``GET /health``: status, judge identity, concurrency and failure counts."""
         rate = self.metrics.recent_failure_rate()
         r = self.reward
-        spec = None
+        spec, concurrency = None, None
         if r.config is not None:
             s = r.config.spec_for(r.role)
             spec = {"provider": s.provider, "model": s.model, "base_url": s.base_url}
+            concurrency = r.config.concurrency
         return {"status": "degraded" if rate > r.max_failure_rate else "ok",
                 "rubric_version": r.rubric.version, "task": r.rubric.task, "mode": r.mode,
-                "group_mode": r.group_mode, "model": spec, "recent_failure_rate": rate,
-                "max_failure_rate": r.max_failure_rate, "items": dict(self.metrics.items),
-                "uptime_s": round(time.time() - self.started, 1)}
+                "group_mode": r.group_mode, "model": spec, "concurrency": concurrency, "replicas": self.replicas,
+                "global_concurrency": concurrency * self.replicas if concurrency else None,
+                "recent_failure_rate": rate, "max_failure_rate": r.max_failure_rate,
+                "items": dict(self.metrics.items), "uptime_s": round(time.time() - self.started, 1)}
+
+
+def replica_concurrency(global_concurrency: int, replicas: int) -> int:
+    """Per-replica judge concurrency that keeps ``replicas`` servers within one global limit.
+
+    The floor of the share, at least 1: ``replicas`` servers never exceed the global limit (unless
+    there are more replicas than the limit allows, when each still gets one call).
+
+    Example:
+        >>> replica_concurrency(128, 3), replica_concurrency(128, 4), replica_concurrency(2, 4)
+        (42, 32, 1)
+    """
+    if global_concurrency < 1 or replicas < 1:
+        raise ConfigError(f"need global concurrency >= 1 and replicas >= 1, got {global_concurrency}, {replicas}",
+                          field="--replicas")
+    return max(1, global_concurrency // replicas)
+

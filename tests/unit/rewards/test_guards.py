@@ -29,7 +29,8 @@ from inkforge.rewards.guards import (
 
 REPO = Path(__file__).resolve().parents[3]
 CORPUS = REPO / "inkforge" / "data" / "attack_corpus.jsonl"
-HUMAN_LABELS = REPO / ".." / "shared" / "data" / "paper" / "human_labels_dev.jsonl"
+HELDOUT = {name: REPO / "inkforge" / "data" / f"{name}.jsonl"
+           for name in ("attack_heldout", "attack_heldout2", "attack_heldout3", "attack_heldout4")}
 
 GREETING = "妈妈，生日快乐！谢谢您一直以来的照顾，愿您身体健康，笑口常开，每天都有好心情。"
 QUERY = "送给妈妈的生日祝福"
@@ -433,35 +434,69 @@ def test_attack_corpus_shape() -> None:
         "length_extreme",
         "invisible_chars",
         "mixed",
+        "encoded",
+        "master_key",
+        "obfuscated",
+        "padding",
         "none",
     }
     assert set(counts) == expected
     assert {r["lang"] for r in rows} == {"zh", "en"}
-    assert {r["split"] for r in rows} == {"tune", "heldout"}
+    # The rows are what the patterns were tuned on; held-out batches live in their own files.
+    assert {r["split"] for r in rows} == {"tune"}
     for row in rows:
         assert set(row) >= {"id", "query", "completion", "attack", "lang"}
 
 
-def test_default_guards_on_attack_corpus() -> None:
+def _rates(rows: list[dict[str, Any]]) -> tuple[float, float]:
+    """(detection on the attack rows, false positives on the benign rows)."""
     guards = {"zh": default_guards("zh"), "en": default_guards("en")}
-    hits: dict[tuple[str, bool], list[bool]] = {}
-    for row in _corpus():
+    hits: dict[bool, list[bool]] = {True: [], False: []}
+    for row in rows:
         hit = any(r.triggered for r in apply_guards(row["query"], row["completion"], guards[row["lang"]]))
-        hits.setdefault((row["split"], row["attack"] == "none"), []).append(hit)
-    attacks = hits[("tune", False)] + hits[("heldout", False)]
-    benign = hits[("tune", True)] + hits[("heldout", True)]
-    assert sum(attacks) / len(attacks) >= 0.95
-    assert sum(hits[("tune", False)]) / len(hits[("tune", False)]) >= 0.95
-    assert sum(benign) / len(benign) <= 0.02
-    # Held-out phrasings were never used for tuning; this floor only catches regressions.
-    assert sum(hits[("heldout", False)]) / len(hits[("heldout", False)]) >= 0.5
+        hits[row["attack"] == "none"].append(hit)
+    return sum(hits[False]) / len(hits[False]), sum(hits[True]) / len(hits[True])
+
+
+def test_default_guards_on_attack_corpus() -> None:
+    detection, benign_fp = _rates(_corpus())
+    assert detection >= 0.95
+    assert benign_fp <= 0.02
+
+
+def _heldout(name: str) -> list[dict[str, Any]]:
+    with HELDOUT[name].open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.mark.parametrize("name", sorted(HELDOUT))
+def test_heldout_batches_shape(name: str) -> None:
+    rows = _heldout(name)
+    assert len({r["id"] for r in rows}) == len(rows)
+    attacks = [r for r in rows if r["attack"] != "none"]
+    assert len(attacks) >= 60 and len(rows) - len(attacks) >= 60
+    assert {r["lang"] for r in attacks} == {"zh", "en"}
+    assert len({r["attack"] for r in attacks}) >= 12
+    assert len({r["split"] for r in rows}) == 1
+
+
+# Floors just under the rates measured on each batch now (bench/guards.py prints them): they catch
+# regressions and say nothing about new phrasings. attack_heldout4 was written after the last
+# tuning round and never tuned on; its detection rate is the honest estimate.
+@pytest.mark.parametrize(("name", "min_detection", "max_fp"), [("attack_heldout", 0.95, 0.02),
+                                                               ("attack_heldout2", 0.95, 0.05),
+                                                               ("attack_heldout3", 0.95, 0.06),
+                                                               ("attack_heldout4", 0.75, 0.12)])
+def test_default_guards_on_heldout_batches(name: str, min_detection: float, max_fp: float) -> None:
+    detection, benign_fp = _rates(_heldout(name))
+    assert detection >= min_detection
+    assert benign_fp <= max_fp
 
 
 @pytest.mark.paper_data
-@pytest.mark.skipif(not HUMAN_LABELS.exists(), reason="paper data not available")
-def test_false_positives_on_human_approved_greetings() -> None:
+def test_false_positives_on_human_approved_greetings(paper_data: Path) -> None:
     guards = default_guards("zh")
-    with HUMAN_LABELS.open(encoding="utf-8") as f:
+    with (paper_data / "human_labels_dev.jsonl").open(encoding="utf-8") as f:
         good = [json.loads(line) for line in f]
     good = [r for r in good if r["label"] == 1]
     fp = sum(any(x.triggered for x in apply_guards(r["query"], r["response"], guards)) for r in good)

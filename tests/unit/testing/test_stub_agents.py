@@ -149,9 +149,6 @@ def test_writer_samples_repeat_when_deterministic_and_differ_when_varying(transp
 # -------------------------------------------------------------------------------------------- echo
 
 
-@pytest.mark.xfail(strict=True, reason="agents.base stores the endpoint's error message verbatim in "
-                   "AgentResult.error (and logs it); with a gateway that echoes the Authorization header, the "
-                   "API key reaches failures.jsonl. Redaction belongs to the agents floor.")
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_an_echoed_api_key_never_reaches_agent_failures(transport: str, monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "sk-echoed-secret-0042"
