@@ -39,7 +39,15 @@ class RunProgressBar:
     :func:`~inkforge.graphs.curation.curate`); it starts on the first report and stops on the final one.
 
     Example:
-        >>> # bar = RunProgressBar(console); run_graph(job, "q.txt", out_dir="runs/x", on_progress=bar)
+        >>> import io
+        >>> from rich.console import Console
+        >>> from inkforge.graphs.runner import RunProgress
+        >>> out = io.StringIO()
+        >>> bar = RunProgressBar(Console(file=out, width=100))
+        >>> bar(RunProgress(job="curate", done=2, total=2, counters={"pairs": 2}, usage={}, elapsed_s=1.0,
+        ...                 final=True))
+        >>> "2/2" in out.getvalue() and "pairs 2" in out.getvalue()
+        True
     """
 
     def __init__(self, console: Console | None = None, *, refresh_s: float = 0.25) -> None:
