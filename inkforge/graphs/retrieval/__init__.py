@@ -53,9 +53,10 @@ from inkforge.graphs.retrieval.lexical import (
     analyzer_for,
 )
 from inkforge.graphs.retrieval.ranking import DEFAULT_POPULARITY_WEIGHT, RERANK_MODES, Ranking
+from inkforge.graphs.retrieval.scored import ScoredRetriever
 
 __all__ = ["ANALYZERS", "ANALYZER_BY_LANGUAGE", "DEFAULT_EMBEDDER_LANGUAGES", "DEFAULT_POPULARITY_WEIGHT",
            "DEFAULT_UNK_WARN_THRESHOLD", "RERANK_MODES", "RETRIEVER_KINDS", "SAMPLE_CORPUS", "EmbeddingRetriever",
            "HybridRetriever", "KeywordRetriever", "LexicalIndex", "LexicalRetriever", "Ranking", "RetrievalSettings",
-           "Retriever", "analyzer_for", "build_retriever", "corpus_hash", "default_embedding_model",
+           "Retriever", "ScoredRetriever", "analyzer_for", "build_retriever", "corpus_hash", "default_embedding_model",
            "default_retriever", "load_corpus", "unknown_token_rate"]

@@ -21,8 +21,9 @@ from typing import Any
 
 from inkforge.core.errors import InputError
 from inkforge.core.io import atomic_write
-from inkforge.graphs.retrieval.corpus import CorpusSource, corpus_hash, load_corpus
-from inkforge.graphs.retrieval.ranking import DEFAULT_POPULARITY_WEIGHT, Ranking
+from inkforge.graphs.retrieval.corpus import CorpusSource, corpus_hash
+from inkforge.graphs.retrieval.ranking import DEFAULT_POPULARITY_WEIGHT
+from inkforge.graphs.retrieval.scored import ScoredRetriever
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def unknown_token_rate(tokenizer: Any, texts: Sequence[str]) -> float:
     return sum(list(x).count(unk) for x in ids) / total if total else 0.0
 
 
-class EmbeddingRetriever:
+class EmbeddingRetriever(ScoredRetriever):
     """Exact cosine search over sentence-transformers embeddings, cached on disk.
 
     The index is exact (numpy; fast enough for corpora up to a few hundred thousand rows) and cached
@@ -110,6 +111,7 @@ class EmbeddingRetriever:
         r.retrieve("同事升职了", k=2)
     """
 
+    kind = "embedding"
     #: The floor used by :func:`~inkforge.graphs.retrieval.build_retriever` when none is given.
     DEFAULT_MIN_SIMILARITY = 0.3
 
@@ -118,12 +120,10 @@ class EmbeddingRetriever:
                  min_similarity: float = DEFAULT_MIN_SIMILARITY, popularity_field: str = "popularity",
                  cache_dir: str | os.PathLike[str] | None = ".cache/inkforge/index", exclude_same_query: bool = True,
                  device: str | None = "cpu", unk_warn_threshold: float = DEFAULT_UNK_WARN_THRESHOLD) -> None:
-        self.rows = load_corpus(corpus, popularity_field=popularity_field)
+        self._setup(corpus, min_similarity=min_similarity, fetch_k=fetch_k, rerank=rerank,
+                    popularity_weight=popularity_weight, popularity_field=popularity_field,
+                    exclude_same_query=exclude_same_query)
         self.model_name = model or default_embedding_model()
-        self.ranking = Ranking(min_similarity=min_similarity, fetch_k=fetch_k, rerank=rerank,  # type: ignore[arg-type]
-                               popularity_weight=popularity_weight, popularity_field=popularity_field,
-                               exclude_same_query=exclude_same_query)
-        self._max_pop = self.ranking.max_popularity(self.rows)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.device = device
         self.unk_warn_threshold = unk_warn_threshold
@@ -137,9 +137,7 @@ class EmbeddingRetriever:
     # -- index -------------------------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
         """Identity stored with a run: model, corpus and every ranking setting."""
-        r = self.ranking
-        return {"kind": "embedding", "model": model_identity(self.model_name),
-                "corpus": corpus_hash(self.rows, r.popularity_field if r.uses_popularity else None), **r.fingerprint()}
+        return self._fingerprint(model=model_identity(self.model_name))
 
     @property
     def cache_path(self) -> Path | None:
@@ -209,13 +207,3 @@ class EmbeddingRetriever:
         with self._lock:  # one encoder call at a time: torch already uses every core
             q = self._encode(list(queries))
         return q @ m.T
-
-    def retrieve(self, query: str, k: int) -> list[dict[str, Any]]:
-        """At most ``k`` examples for ``query``: cosine, floor, rerank (see :class:`Ranking`)."""
-        return self.retrieve_many([query], k)[0]
-
-    def retrieve_many(self, queries: Sequence[str], k: int) -> list[list[dict[str, Any]]]:
-        """Batched :meth:`retrieve` (one encoder call for all queries)."""
-        sims = self.scores_many(queries)
-        return [self.ranking.select(q, s, self.rows, k, max_popularity=self._max_pop)
-                for q, s in zip(queries, sims, strict=True)]

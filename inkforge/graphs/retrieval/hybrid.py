@@ -14,13 +14,14 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from inkforge.graphs.retrieval.corpus import CorpusSource, corpus_hash
+from inkforge.graphs.retrieval.corpus import CorpusSource
 from inkforge.graphs.retrieval.embedding import DEFAULT_UNK_WARN_THRESHOLD, EmbeddingRetriever
 from inkforge.graphs.retrieval.lexical import Analyzer, LexicalRetriever
-from inkforge.graphs.retrieval.ranking import DEFAULT_POPULARITY_WEIGHT, Ranking
+from inkforge.graphs.retrieval.ranking import DEFAULT_POPULARITY_WEIGHT
+from inkforge.graphs.retrieval.scored import ScoredRetriever
 
 
-class HybridRetriever:
+class HybridRetriever(ScoredRetriever):
     """Embedding and lexical similarity fused by a weighted mean (see the module docstring).
 
     Args:
@@ -46,6 +47,8 @@ class HybridRetriever:
         r.retrieve("同事升职了", k=3)
     """
 
+    kind = "hybrid"
+
     def __init__(self, corpus: CorpusSource, *, model: str | None = None, analyzer: str | Analyzer = "words",
                  embedding_weight: float = 0.5, fetch_k: int | None = None, rerank: str | None = "popularity",
                  popularity_weight: float = DEFAULT_POPULARITY_WEIGHT, min_similarity: float | None = None,
@@ -63,10 +66,9 @@ class HybridRetriever:
         if min_similarity is None:
             min_similarity = (embedding_weight * EmbeddingRetriever.DEFAULT_MIN_SIMILARITY
                               + (1 - embedding_weight) * LexicalRetriever.DEFAULT_MIN_SIMILARITY)
-        self.ranking = Ranking(min_similarity=min_similarity, fetch_k=fetch_k, rerank=rerank,  # type: ignore[arg-type]
-                               popularity_weight=popularity_weight, popularity_field=popularity_field,
-                               exclude_same_query=exclude_same_query)
-        self._max_pop = self.ranking.max_popularity(self.rows)
+        self._setup(self.rows, min_similarity=min_similarity, fetch_k=fetch_k, rerank=rerank,
+                    popularity_weight=popularity_weight, popularity_field=popularity_field,
+                    exclude_same_query=exclude_same_query)
 
     @property
     def unk_rate(self) -> float | None:
@@ -87,20 +89,8 @@ class HybridRetriever:
         w = self.embedding_weight
         return w * cos + (1 - w) * lex
 
-    def retrieve(self, query: str, k: int) -> list[dict[str, Any]]:
-        """At most ``k`` examples for ``query`` by fused similarity, floor and rerank."""
-        return self.retrieve_many([query], k)[0]
-
-    def retrieve_many(self, queries: Sequence[str], k: int) -> list[list[dict[str, Any]]]:
-        """Batched :meth:`retrieve` (one encoder call for all queries)."""
-        sims = self.scores_many(queries)
-        return [self.ranking.select(q, s, self.rows, k, max_popularity=self._max_pop)
-                for q, s in zip(queries, sims, strict=True)]
-
     def fingerprint(self) -> dict[str, Any]:
         """Identity stored with a run: both parts, the fusion weight and every ranking setting."""
-        emb, lex, r = self.embedding.fingerprint(), self.lexical.fingerprint(), self.ranking
-        corpus = corpus_hash(self.rows, r.popularity_field if r.uses_popularity else None)
-        return {"kind": "hybrid", "model": emb["model"], "corpus": corpus, "analyzer": lex["analyzer"],
-                "k1": lex["k1"], "b": lex["b"], "embedding_weight": self.embedding_weight,
-                **r.fingerprint()}
+        emb, lex = self.embedding.fingerprint(), self.lexical.fingerprint()
+        return self._fingerprint(model=emb["model"], analyzer=lex["analyzer"], k1=lex["k1"], b=lex["b"],
+                                 embedding_weight=self.embedding_weight)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from inkforge.graphs.retrieval.corpus import CorpusSource, corpus_hash, load_corpus
-from inkforge.graphs.retrieval.ranking import DEFAULT_POPULARITY_WEIGHT, Ranking
+from inkforge.graphs.retrieval.corpus import CorpusSource
+from inkforge.graphs.retrieval.ranking import DEFAULT_POPULARITY_WEIGHT
+from inkforge.graphs.retrieval.scored import ScoredRetriever
 
 
-class KeywordRetriever:
+class KeywordRetriever(ScoredRetriever):
     """Character-bigram Jaccard similarity: deterministic, no dependency, for tests and demos.
 
     A row shares no bigram with the request scores 0.0 and is never an example.
@@ -31,14 +32,14 @@ class KeywordRetriever:
         ['a']
     """
 
+    kind = "keyword"
+
     def __init__(self, corpus: CorpusSource, *, fetch_k: int | None = None, rerank: str | None = "popularity",
                  popularity_weight: float = DEFAULT_POPULARITY_WEIGHT, min_similarity: float = 0.0,
                  popularity_field: str = "popularity", exclude_same_query: bool = True) -> None:
-        self.rows = load_corpus(corpus, popularity_field=popularity_field)
-        self.ranking = Ranking(min_similarity=min_similarity, fetch_k=fetch_k, rerank=rerank,  # type: ignore[arg-type]
-                               popularity_weight=popularity_weight, popularity_field=popularity_field,
-                               exclude_same_query=exclude_same_query)
-        self._max_pop = self.ranking.max_popularity(self.rows)
+        self._setup(corpus, min_similarity=min_similarity, fetch_k=fetch_k, rerank=rerank,
+                    popularity_weight=popularity_weight, popularity_field=popularity_field,
+                    exclude_same_query=exclude_same_query)
         self._grams = [self._bigrams(r["query"]) for r in self.rows]
 
     @staticmethod
@@ -52,17 +53,3 @@ class KeywordRetriever:
 
         q = self._bigrams(query)
         return np.array([len(q & g) / max(1, len(q | g)) for g in self._grams], dtype="float64")
-
-    def retrieve(self, query: str, k: int) -> list[dict[str, Any]]:
-        """At most ``k`` rows by bigram overlap with ``query``, reranked (see :class:`Ranking`)."""
-        return self.ranking.select(query, self.scores(query), self.rows, k, max_popularity=self._max_pop)
-
-    def retrieve_many(self, queries: list[str], k: int) -> list[list[dict[str, Any]]]:
-        """:meth:`retrieve` for each query."""
-        return [self.retrieve(q, k) for q in queries]
-
-    def fingerprint(self) -> dict[str, Any]:
-        """Identity stored with a run: corpus and every ranking setting."""
-        r = self.ranking
-        return {"kind": "keyword", "corpus": corpus_hash(self.rows, r.popularity_field if r.uses_popularity else None),
-                **r.fingerprint()}

@@ -36,8 +36,9 @@ from collections.abc import Callable
 from typing import Any
 
 from inkforge.core.errors import InputError
-from inkforge.graphs.retrieval.corpus import CorpusSource, corpus_hash, load_corpus
-from inkforge.graphs.retrieval.ranking import DEFAULT_POPULARITY_WEIGHT, Ranking
+from inkforge.graphs.retrieval.corpus import CorpusSource
+from inkforge.graphs.retrieval.ranking import DEFAULT_POPULARITY_WEIGHT
+from inkforge.graphs.retrieval.scored import ScoredRetriever
 
 Analyzer = Callable[[str], list[str]]
 
@@ -191,7 +192,7 @@ class LexicalIndex:
         return self._bm25.get_scores_from_ids(ids).astype("float64") / self_score
 
 
-class LexicalRetriever:
+class LexicalRetriever(ScoredRetriever):
     """BM25 retrieval over analysed request terms: offline, no model, reads Chinese.
 
     Args:
@@ -217,6 +218,7 @@ class LexicalRetriever:
         [('a', True)]
     """
 
+    kind = "lexical"
     #: The floor used by :func:`~inkforge.graphs.retrieval.build_retriever` when none is given.
     DEFAULT_MIN_SIMILARITY = 0.15
 
@@ -224,13 +226,11 @@ class LexicalRetriever:
                  b: float = 0.75, fetch_k: int | None = None, rerank: str | None = "popularity",
                  popularity_weight: float = DEFAULT_POPULARITY_WEIGHT, min_similarity: float = DEFAULT_MIN_SIMILARITY,
                  popularity_field: str = "popularity", exclude_same_query: bool = True) -> None:
-        self.rows = load_corpus(corpus, popularity_field=popularity_field)
+        self._setup(corpus, min_similarity=min_similarity, fetch_k=fetch_k, rerank=rerank,
+                    popularity_weight=popularity_weight, popularity_field=popularity_field,
+                    exclude_same_query=exclude_same_query)
         self.analyzer_name, self.analyzer = resolve_analyzer(analyzer)
         self.k1, self.b = k1, b
-        self.ranking = Ranking(min_similarity=min_similarity, fetch_k=fetch_k, rerank=rerank,  # type: ignore[arg-type]
-                               popularity_weight=popularity_weight, popularity_field=popularity_field,
-                               exclude_same_query=exclude_same_query)
-        self._max_pop = self.ranking.max_popularity(self.rows)
         self._lock = threading.Lock()
         self._index: LexicalIndex | None = None
 
@@ -245,16 +245,6 @@ class LexicalRetriever:
         """One normalised BM25 similarity per corpus row (numpy vector)."""
         return self.build().scores(query)
 
-    def retrieve(self, query: str, k: int) -> list[dict[str, Any]]:
-        """At most ``k`` examples for ``query``: BM25 similarity, floor, rerank (see :class:`Ranking`)."""
-        return self.ranking.select(query, self.scores(query), self.rows, k, max_popularity=self._max_pop)
-
-    def retrieve_many(self, queries: list[str], k: int) -> list[list[dict[str, Any]]]:
-        """:meth:`retrieve` for each query."""
-        return [self.retrieve(q, k) for q in queries]
-
     def fingerprint(self) -> dict[str, Any]:
         """Identity stored with a run: corpus, analyzer, BM25 parameters and every ranking setting."""
-        r = self.ranking
-        return {"kind": "lexical", "corpus": corpus_hash(self.rows, r.popularity_field if r.uses_popularity else None),
-                "analyzer": self.analyzer_name, "k1": self.k1, "b": self.b, **r.fingerprint()}
+        return self._fingerprint(analyzer=self.analyzer_name, k1=self.k1, b=self.b)
