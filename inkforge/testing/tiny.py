@@ -24,6 +24,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "QWEN2_CHAT_TEMPLATE",
@@ -251,21 +252,7 @@ def build_tiny_chat_model(
         top_p=1.0,
     )
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        (staging / _MARKER).write_text(
-            json.dumps({"fingerprint": fingerprint, "params": params}, indent=2), encoding="utf-8"
-        )
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(staging, path)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return path
+    return _publish(path, model, tokenizer, {"fingerprint": fingerprint, "params": params})
 
 
 def build_tiny_reward_model(
@@ -312,12 +299,21 @@ def build_tiny_reward_model(
     # Sequence classification pools the last non-pad token, so the model must know the pad id.
     model.config.pad_token_id = tokenizer.pad_token_id
 
+    return _publish(path, model, tokenizer, {"fingerprint": fingerprint})
+
+
+def _publish(path: Path, model: Any, tokenizer: Any, marker: dict[str, Any]) -> Path:
+    """Save ``model`` and ``tokenizer`` into ``path`` atomically, with the build marker.
+
+    Written to a staging folder beside ``path`` and renamed into place, so parallel test workers
+    never load a half-written model and a crash leaves no folder that looks built.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        (staging / _MARKER).write_text(json.dumps({"fingerprint": fingerprint}, indent=2), encoding="utf-8")
+        (staging / _MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
         if path.exists():
             shutil.rmtree(path)
         os.replace(staging, path)
