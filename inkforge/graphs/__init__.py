@@ -16,8 +16,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from inkforge.core.lazy import lazy_exports
 
 _EXPORTS = {
     "QueryItem": "inkforge.graphs.items",
@@ -41,7 +40,5 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'inkforge.graphs' has no attribute {name!r}")
+# Lazy: the runner and exporters pull in LangGraph and datasets.
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -25,8 +25,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from inkforge.core.lazy import lazy_exports
 
 _EXPORTS = {
     "JudgeReward": "inkforge.rewards.judge",
@@ -56,8 +55,5 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy: the judge pulls in the agent stack, the reward model pulls in torch.
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(name)
+# Lazy: the judge pulls in the agent stack, the reward model pulls in torch.
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

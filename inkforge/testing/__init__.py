@@ -11,8 +11,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
-
+from inkforge.core.lazy import lazy_exports
 from inkforge.testing.fake import FakeCall, FakeChatModel
 from inkforge.testing.responders import fake_curation_responder
 
@@ -20,14 +19,8 @@ __all__ = ["FakeCall", "FakeChatModel", "Faults", "StubProcess", "StubServer", "
            "build_tiny_reward_model", "fake_curation_responder", "generate_from_schema"]
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy: the stub server and tiny-model builder pull in http.server / transformers.
-    if name in ("StubServer", "StubProcess", "Faults", "generate_from_schema"):
-        from inkforge.testing import stub as stub_server
-
-        return getattr(stub_server, name)
-    if name in ("build_tiny_chat_model", "build_tiny_reward_model"):
-        from inkforge.testing import tiny
-
-        return getattr(tiny, name)
-    raise AttributeError(name)
+# Lazy: the stub server and tiny-model builder pull in http.server / transformers.
+__getattr__, _ = lazy_exports(__name__, {
+    **dict.fromkeys(("StubServer", "StubProcess", "Faults", "generate_from_schema"), "inkforge.testing.stub"),
+    **dict.fromkeys(("build_tiny_chat_model", "build_tiny_reward_model"), "inkforge.testing.tiny"),
+})

@@ -22,8 +22,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from inkforge.core.lazy import lazy_exports
 
 __all__ = [
     "GRPOTrainingConfig",
@@ -60,11 +59,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"inkforge.training.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'inkforge.training' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, {name: f"inkforge.training.{mod}" for name, mod in _WHERE.items()})
