@@ -38,12 +38,15 @@ lint: install
 	$(VENV)/bin/ruff check inkforge tests bench
 	$(VENV)/bin/mypy inkforge
 
+# Every figure in the README's benchmark table; each bench prints its baseline from the same run.
 bench: install
-	$(PY) bench/agent_overhead.py
-	$(PY) bench/curation_throughput.py
-	$(PY) bench/judge_reward.py
-	$(PY) bench/guards.py
-	$(PY) bench/e2e_cpu.py
+	$(OFFLINE) $(PY) bench/agent_overhead.py
+	$(OFFLINE) $(PY) bench/curation_throughput.py
+	$(OFFLINE) $(PY) bench/judge_reward.py
+	$(OFFLINE) $(PY) bench/reward_server.py
+	$(OFFLINE) $(PY) bench/guards.py
+	$(OFFLINE) $(PY) bench/retrieval.py
+	$(OFFLINE) $(PY) bench/e2e_cpu.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache demo_out
