@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -32,6 +32,9 @@ from inkforge.core.tracking import (
     judge_report_metrics,
     open_trackers,
 )
+
+if TYPE_CHECKING:
+    from inkforge.llm.runtime import Runtime
 
 __all__ = ["CommandTracking", "HtmlOpt", "LogEveryOpt", "LoggingDirOpt", "ReportToOpt", "check_html",
            "write_html"]
@@ -152,7 +155,7 @@ class CommandTracking:
 
         return on_progress
 
-    def judge_progress(self, runtime: Any) -> Callable[[int, int], None] | None:
+    def judge_progress(self, runtime: Runtime | None) -> Callable[[int, int], None] | None:
         """An ``aevaluate_judge`` ``on_progress(done, total)`` callback: rows judged and usage every N rows."""
         if not self.enabled:
             return None
