@@ -42,7 +42,7 @@ class _App(typer.Typer):
     """The app as a console script: usage errors (bad flag values, unknown options) print one line too."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return main(kwargs.get("args"))
+        return main(kwargs.get("args", args[0] if args else None))
 
 
 app = _App(name="inkforge", no_args_is_help=True, add_completion=False,

@@ -167,9 +167,9 @@ def eval_policy_cmd(
         from inkforge.core.errors import InputError
 
         raise InputError("give --baseline-model or --compare, not both", field="--compare")
+    before = _read_report(compare) if compare is not None else None
     _check_policy_inputs(model, prompts, baseline_model=baseline_model, reward_model=reward_model, out=out)
     check_html(html)
-    before = _read_report(compare) if compare is not None else None
     judge_fn = None
     if judge is not None:
         from inkforge.rewards.judge import JudgeReward
