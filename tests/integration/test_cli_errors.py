@@ -10,6 +10,7 @@ port, so a case that got that far would fail differently).
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -142,6 +143,13 @@ CASES: dict[str, Case] = {
     "inkforge config unknown key": Case(
         ["eval-judge", "--labels", "labels.jsonl", "--out", "r.json", "--config", "c.yaml"],
         ["c.yaml:2:", "'concurency'"], files={"labels.jsonl": LABEL, "c.yaml": "task: greeting\nconcurency: 3\n"}),
+    "inkforge config not UTF-8": Case(
+        ["agents", "--config", "c.yaml"], ["c.yaml:2:", "not valid UTF-8", "0xff", "byte 8"],
+        files={"c.yaml": b'concurrency: 3\ntask: "\xff"\n'}),
+    "refine-judge --refine-config invalid YAML": Case(
+        ["refine-judge", "--labels", str(DATA / "sample_labels.jsonl"), "--queries", str(DATA / "sample_queries.txt"),
+         "--out", "run", "--refine-config", "r.yaml", *ENDPOINT], ["r.yaml:2:", "invalid YAML"],
+        files={"r.yaml": "refinement: [1\n"}),
     "config file missing": Case(["agents", "--config", "nope.yaml"], ["nope.yaml", "not found"]),
     # Flag values click rejects: one line too, naming the command and the flag.
     "flag out of range": Case(["stub", "--port", "99999"], ["inkforge stub", "'--port'", "65535"]),
@@ -150,6 +158,34 @@ CASES: dict[str, Case] = {
     "unknown option": Case(["eval-judge", "--labls", "x"], ["inkforge eval-judge", "--labls"]),
     "stub --fail-status malformed": Case(["stub", "--fail-status", "abc"], ["--fail-status", "'abc'"]),
 }
+
+
+def _sys_is_read_only() -> bool:
+    import tempfile
+
+    try:
+        fd, probe = tempfile.mkstemp(dir="/sys")
+    except OSError:
+        return Path("/sys").is_dir()
+    os.close(fd)
+    os.unlink(probe)
+    return False
+
+
+@pytest.mark.skipif(not _sys_is_read_only(), reason="needs a folder that refuses new files even for root (/sys)")
+@pytest.mark.parametrize("argv", [
+    ["eval-judge", "--labels", "labels.jsonl", "--out", "/sys/inkforge-test/report.json", *ENDPOINT],
+    ["curate", str(DATA / "sample_queries.txt"), "--out", "/sys/inkforge-test/run", *ENDPOINT],
+    ["guards", "check", "labels.jsonl", "--out", "/sys/inkforge-test.jsonl"],
+], ids=["eval-judge", "curate", "guards"])
+def test_out_on_a_read_only_path(argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "labels.jsonl").write_text(LABEL.replace('"query"', '"text": "生日快乐", "query"'), encoding="utf-8")
+    before = _tree(tmp_path)
+    code, out, err = _run(argv, capsys)
+    _check_one_error_line(code, out, err, 2, ["/sys/inkforge-test", "--out", "/sys is not writable"])
+    assert _tree(tmp_path) == before
 
 
 @pytest.fixture
