@@ -1,5 +1,5 @@
 """``python -m inkforge.cli``: the same app as the ``inkforge`` command (for ``accelerate launch -m``)."""
 
-from inkforge.cli.app import app
+from inkforge.cli.app import main
 
-app()
+main()

@@ -11,6 +11,8 @@ Example:
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,13 +29,23 @@ from inkforge.cli.options import (
     TaskOpt,
     console,
     handle_errors,
+    print_error,
     setup_logging,
+    writable_out,
 )
 from inkforge.cli.reward import audit_judge_cmd, serve_reward_cmd
 from inkforge.cli.stub import stub_cmd
 from inkforge.cli.train import eval_policy_cmd, train_app
 
-app = typer.Typer(name="inkforge", no_args_is_help=True, add_completion=False,
+
+class _App(typer.Typer):
+    """The app as a console script: usage errors (bad flag values, unknown options) print one line too."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return main(kwargs.get("args", args[0] if args else None))
+
+
+app = _App(name="inkforge", no_args_is_help=True, add_completion=False,
                   help="Make small language models better creative writers with AI feedback.")
 
 
@@ -87,6 +99,7 @@ def demo_cmd(
     """Run the main job at toy scale on the project's own sample queries."""
     from inkforge.cli.demo import run_demo
 
+    writable_out(out, kind="dir")
     run_demo(config=config, base_url=base_url, model=model, concurrency=concurrency, task=task, out=out,
              limit=limit, full=full)
 
@@ -103,5 +116,41 @@ app.add_typer(train_app, name="train", help="Train with TRL: sft | rm | grpo.")
 app.add_typer(guards_app, name="guards", help="Reward-hacking guards: screen a file of texts.")
 
 
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line on ``argv`` (default: ``sys.argv[1:]``) and exit with its status.
+
+    Click's usage errors (a flag value of the wrong type or out of range, an unknown option, a
+    missing argument) become one ``error: inkforge CMD: ...`` line and exit code 2, like inkforge's
+    own input errors; ``--help`` and a bare group still print help.
+
+    Example:
+        >>> main(["agents", "--json"])  # doctest: +SKIP
+    """
+    try:  # typer >= 0.24 ships its own copy of click
+        from typer._click import exceptions as click
+    except ImportError:  # pragma: no cover - older typer on top of click
+        import click  # type: ignore[no-redef]
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="inkforge",
+                            standalone_mode=False)
+    except click.NoArgsIsHelpError as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.UsageError as e:
+        where = f"{e.ctx.command_path}: " if e.ctx is not None else ""
+        hint = f" (see {e.ctx.command_path} --help)" if e.ctx is not None else ""
+        print_error(f"{where}{e.format_message()}{hint}")
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        print_error(e.format_message())
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        print_error("aborted")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
 if __name__ == "__main__":
-    app()
+    main()

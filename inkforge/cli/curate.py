@@ -25,6 +25,7 @@ from inkforge.cli.options import (
     console,
     handle_errors,
     runtime_from_flags,
+    writable_out,
 )
 from inkforge.cli.tracking import CommandTracking, LogEveryOpt, LoggingDirOpt, ReportToOpt
 from inkforge.core.errors import InputError
@@ -93,6 +94,7 @@ def curate_cmd(
             raise InputError(f"unknown format {fmt!r}; known: {', '.join(EXPORTERS)}", field="--export")
     # Input first (streaming), then the output folder: both fail before anything is written.
     total = validate_queries(queries, mode=mode, limit=limit)  # type: ignore[arg-type]
+    writable_out(out, kind="dir")
     if out.is_dir() and any(out.iterdir()) and not resume:
         prepare_out_dir(out, resume=False)  # raises the standard message
     runtime = runtime_from_flags(config, base_url, model, concurrency, task=task)

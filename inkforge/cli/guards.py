@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from inkforge.cli.options import TaskOpt, console, handle_errors
+from inkforge.cli.options import TaskOpt, console, handle_errors, writable_out
 
 __all__ = ["guards_app"]
 
@@ -39,6 +39,7 @@ def check_cmd(
 
     from inkforge.rewards.guards.screen import screen_file
 
+    writable_out(out, kind="file")
     summary = screen_file(texts, out, task=task, language=language)
     table = Table(title=f"guards on {summary['rows']} rows: {summary['flagged']} flagged")
     table.add_column("guard/category")

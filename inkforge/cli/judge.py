@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,6 +31,7 @@ from inkforge.cli.options import (
     console,
     handle_errors,
     runtime_from_flags,
+    writable_out,
 )
 from inkforge.cli.tracking import (
     CommandTracking,
@@ -42,7 +42,6 @@ from inkforge.cli.tracking import (
     check_html,
     write_html,
 )
-from inkforge.core.errors import InputError
 from inkforge.core.io import atomic_write_json
 
 __all__ = ["eval_judge_cmd", "refine_judge_cmd"]
@@ -98,21 +97,6 @@ def _test_table(test: dict[str, Any]) -> Table:
     return table
 
 
-def _check_out_file(out: Path) -> None:
-    """Refuse an ``--out`` the report cannot be written to, before any model call (nothing is created)."""
-    if out.is_dir():
-        raise InputError("is a folder; give the report's file path, e.g. DIR/report.json", file=str(out),
-                         field="--out")
-    # The nearest folder that exists: the missing ones below it are created when the report is written.
-    parent = out.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise InputError(f"cannot write here: {parent} is not a folder", file=str(out), field="--out")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"cannot write here: {parent} is not writable", file=str(out), field="--out")
-
-
 @handle_errors
 def refine_judge_cmd(
     labels: Annotated[Path, typer.Option("--labels", help="Human labels, JSONL rows {query, response, label 0|1}.")],
@@ -163,6 +147,7 @@ def refine_judge_cmd(
     # One reader, one precedence: flags > --refine-config > the --config file's `refinement:` section.
     cfg = load_refinement_config(load_config(config) if config is not None else None, refine_config, flags)
     check_inputs(rows, qs, cfg)
+    writable_out(out, kind="dir")
     check_html(html)
     tracking = CommandTracking.from_flags(report_to, logging_dir, log_every, default_dir=out / "runs",
                                           run_name=out.name, config={"command": "refine-judge", "labels": str(labels),
@@ -249,7 +234,7 @@ def eval_judge_cmd(
         rows = rows[:limit]
     items = load_unlabelled(unlabelled) if unlabelled is not None else None
     rb = Rubric.load(rubric) if rubric is not None else None
-    _check_out_file(out)
+    writable_out(out, kind="file")
     check_html(html)
     tracking = CommandTracking.from_flags(report_to, logging_dir, log_every, default_dir=out.parent / "runs",
                                           run_name=out.stem, config={"command": "eval-judge", "labels": str(labels),

@@ -23,7 +23,15 @@ from typing import Annotated, Any
 
 import typer
 
-from inkforge.cli.options import BaseUrlOpt, ConcurrencyOpt, ConfigOpt, ModelOpt, console, handle_errors
+from inkforge.cli.options import (
+    BaseUrlOpt,
+    ConcurrencyOpt,
+    ConfigOpt,
+    ModelOpt,
+    console,
+    handle_errors,
+    writable_out,
+)
 from inkforge.cli.tracking import HtmlOpt, check_html, write_html
 from inkforge.core.errors import ConfigError, InputError
 from inkforge.core.io import atomic_write_json
@@ -172,6 +180,7 @@ def audit_judge_cmd(
     from inkforge.evaluation import load_labels
     from inkforge.rewards.audit import audit_judge, load_attacks
 
+    writable_out(out, kind="file")
     rows = load_labels(labels)[:limit] if limit else load_labels(labels)
     attack_rows = None if no_attacks else load_attacks(attacks)
     if attack_rows is not None and attack_limit:

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import threading
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from inkforge.cli.options import handle_errors
-from inkforge.core.errors import ConfigError
+from inkforge.core.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from inkforge.testing.stub import StubServer
@@ -120,7 +121,11 @@ def stub_cmd(
         )
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    server = StubServer(host, port, models=models or ("stub",), faults=faults, require_api_key=api_key)
+    try:
+        server = StubServer(host, port, models=models or ("stub",), faults=faults, require_api_key=api_key)
+    except OSError as e:
+        why = "is in use (another stub?)" if e.errno == errno.EADDRINUSE else f"cannot be bound ({e.strerror})"
+        raise InputError(f"port {port} on {host} {why}", field="--port") from None
     _serve(server)
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from inkforge.cli.options import console
+from inkforge.cli.options import console, writable_out
 from inkforge.core.tracking import (
     PairStats,
     ProgressLogger,
@@ -52,6 +52,7 @@ HtmlOpt = Annotated[Path | None, typer.Option(
 def check_html(path: Path | None) -> None:
     """Fail before any work when ``--html`` is given but matplotlib (the ``reports`` extra) is missing."""
     if path is not None:
+        writable_out(path, kind="file", field="--html")
         from inkforge.evaluation.charts import check_matplotlib
 
         check_matplotlib("--html")

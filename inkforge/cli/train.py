@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from inkforge.cli.options import console, handle_errors
+from inkforge.cli.options import console, handle_errors, writable_out
 from inkforge.cli.tracking import HtmlOpt, check_html, write_html
 
 __all__ = ["eval_policy_cmd", "train_app"]
@@ -87,11 +87,37 @@ def build_tiny_cmd(
     num_layers: Annotated[int, typer.Option("--num-layers")] = 2,
 ) -> None:
     """Build a tiny random Qwen2 chat model offline (for smoke runs and the demo)."""
+    from inkforge.core.io import iter_lines
     from inkforge.testing.tiny import build_tiny_chat_model
 
-    extra = corpus.read_text(encoding="utf-8").splitlines() if corpus else None
+    writable_out(path, kind="dir", field="PATH")
+    extra = [text for _, text in iter_lines(corpus, what="corpus file")] if corpus else None
     out = build_tiny_chat_model(path, corpus=extra, hidden_size=hidden_size, num_layers=num_layers)
     console.print(f"[green]tiny model[/green] {out}")
+
+
+def _check_policy_inputs(model: str, prompts: Path, *, baseline_model: str | None, reward_model: Path | None,
+                         out: Path | None) -> None:
+    """Fail on a missing model, reward model or prompt file, or an unwritable --out, before loading anything."""
+    from inkforge.core.errors import InputError
+    from inkforge.training.config import missing_model_message
+    from inkforge.training.data import read_records
+
+    for flag, value in (("--model", model), ("--baseline-model", baseline_model)):
+        problem = missing_model_message(value, flag=flag) if value is not None else None
+        if problem is not None:
+            raise InputError(problem, field=flag)
+    if reward_model is not None and not reward_model.is_dir():
+        raise InputError("no reward model folder here", file=str(reward_model), field="--reward-model")
+    if not prompts.exists():
+        raise InputError("prompts file not found", file=str(prompts), field="--prompts")
+    if not prompts.is_file():
+        raise InputError("not a file", file=str(prompts), field="--prompts")
+    # Streams the whole file once: a bad line is reported now, not after the model is loaded.
+    if not any(True for _ in read_records(prompts)):
+        raise InputError("no prompts in the file", file=str(prompts), field="--prompts")
+    if out is not None:
+        writable_out(out, kind="file")
 
 
 def _read_report(path: Path) -> dict:  # type: ignore[type-arg]
@@ -141,8 +167,9 @@ def eval_policy_cmd(
         from inkforge.core.errors import InputError
 
         raise InputError("give --baseline-model or --compare, not both", field="--compare")
-    check_html(html)
     before = _read_report(compare) if compare is not None else None
+    _check_policy_inputs(model, prompts, baseline_model=baseline_model, reward_model=reward_model, out=out)
+    check_html(html)
     judge_fn = None
     if judge is not None:
         from inkforge.rewards.judge import JudgeReward
@@ -161,6 +188,7 @@ def eval_policy_cmd(
 
         write_html(html, render_policy_report(report, baseline=before))
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+        from inkforge.core.io import atomic_write_json
+
+        atomic_write_json(out, report)
         console.print(f"[green]report[/green] {out}")

@@ -46,7 +46,7 @@ def iter_lines(path: str | os.PathLike[str], *, error: type[InputError] = InputE
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise error(f"not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); re-save the "
+                raise error(f"not valid UTF-8 (byte 0x{raw[e.start]:02x} at byte {e.start + 1} of the line); re-save the "
                             "file as UTF-8", file=str(p), line=n) from None
             text = (text.lstrip("\ufeff") if n == 1 else text).strip()
             if text:

@@ -55,7 +55,9 @@ def read_yaml_mapping(path: str | os.PathLike[str], *,
         text = p.read_text(encoding="utf-8")
         data = yaml.safe_load(text)
     except UnicodeDecodeError as e:
-        raise error(f"not UTF-8 ({e.reason}); re-save the file as UTF-8", file=src) from None
+        start = e.object.rfind(b"\n", 0, e.start) + 1
+        raise error(f"not valid UTF-8 (byte 0x{e.object[e.start]:02x} at byte {e.start - start + 1} of the line); "
+                    "re-save the file as UTF-8", file=src, line=e.object.count(b"\n", 0, e.start) + 1) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise error(f"invalid YAML: {getattr(e, 'problem', None) or e}", file=src,

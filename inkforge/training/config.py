@@ -52,6 +52,7 @@ __all__ = [
     "RewardTrainingConfig",
     "SFTTrainingConfig",
     "load_config",
+    "missing_model_message",
     "package_path",
     "parse_config",
 ]
@@ -109,6 +110,32 @@ def _hub_offline_without_copy(repo_id: str) -> bool:
         return not isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
     except Exception:  # noqa: BLE001 - an invalid repo id is no cached copy either
         return True
+
+
+def missing_model_message(model: str, *, flag: str = "--model_name_or_path") -> str | None:
+    """Why ``model`` names no model here, or ``None`` when it is a folder or may be a hub id.
+
+    A value that is not a folder passes as a hub id, unless it was clearly meant as a folder
+    (``./x``, ``/x``, ``a/b/c``, ``runs/x`` with ``runs/`` present) or ``HF_HUB_OFFLINE`` is set and
+    the hub cache has no copy. The message names ``flag`` and, for a tiny smoke-test model, the
+    command that builds it.
+
+    Example:
+        >>> print(missing_model_message("/no/such/tiny", flag="--model"))
+        no model folder /no/such/tiny: pass --model FOLDER_OR_HUB_ID, or build the tiny smoke-test model with `inkforge train build-tiny /no/such/tiny`
+    """
+    if Path(model).expanduser().is_dir():
+        return None
+    where = "" if Path(model).is_absolute() else f" (relative to {Path.cwd()})"
+    fix = f"pass {flag} FOLDER_OR_HUB_ID"
+    if _looks_like_local_path(model):
+        if "tiny" in Path(model).name:
+            fix += f", or build the tiny smoke-test model with `inkforge train build-tiny {model}`"
+        return f"no model folder {model}{where}: {fix}"
+    if _hub_offline_without_copy(model):
+        return (f"no model folder {model}{where}, and HF_HUB_OFFLINE is set but the hub cache has no copy of it: "
+                f"{fix}, or download it first")
+    return None
 
 
 def _help(text: str) -> dict[str, str]:
@@ -235,16 +262,9 @@ class InkforgeFields:
         if not model:
             raise self._path_error("model_name_or_path", "required (a hub id or a local folder): set it in the "
                                    "YAML or pass --model_name_or_path")
-        if not Path(model).expanduser().is_dir():
-            where = "" if Path(model).is_absolute() else f" (relative to {Path.cwd()})"
-            fix = "pass --model_name_or_path FOLDER_OR_HUB_ID"
-            if _looks_like_local_path(model):
-                if "tiny" in Path(model).name:
-                    fix += f", or build the tiny smoke-test model with `inkforge train build-tiny {model}`"
-                raise self._path_error("model_name_or_path", f"no model folder {model}{where}: {fix}")
-            if _hub_offline_without_copy(model):
-                raise self._path_error("model_name_or_path", f"no model folder {model}{where}, and HF_HUB_OFFLINE "
-                                       f"is set but the hub cache has no copy of it: {fix}, or download it first")
+        problem = missing_model_message(model, flag="--model_name_or_path")
+        if problem is not None:
+            raise self._path_error("model_name_or_path", problem)
         for name in _PATH_FIELDS[1:]:
             value = getattr(self, name, None)
             if value and not Path(value).expanduser().is_file():

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from inkforge.core.errors import InputError
-from inkforge.core.io import iter_json_objects
+from inkforge.core.io import iter_json_objects, iter_lines
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -174,10 +174,9 @@ def _read_json_list(path: str) -> Iterator[Record]:
 
 
 def _read_txt(path: str) -> Iterator[Record]:
-    with open(path, encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if raw.strip():
-                yield Record(path, {"query": raw.strip()}, line=number)
+    # The shared reader: a BOM is dropped and a non-UTF-8 byte is reported with its line and column.
+    for number, text in iter_lines(path, error=DataFormatError):
+        yield Record(path, {"query": text}, line=number)
 
 
 def _read_parquet(path: str) -> Iterator[Record]:

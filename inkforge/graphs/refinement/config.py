@@ -166,19 +166,13 @@ def _set(flags: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def _read_file(path: str | Path) -> _Layer:
-    import yaml
+    from inkforge.core.yamlio import read_yaml_mapping
 
     p = Path(path)
     if not p.is_file():
         raise InputError("refinement config not found", file=str(p))
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 ({e.reason})", file=str(p)) from None
-    except yaml.YAMLError as e:
-        raise InputError(f"invalid YAML: {e}", file=str(p)) from None
-    if not isinstance(raw, dict):
-        raise InputError("top level must be a mapping", file=str(p))
+    # The shared YAML reader: bad YAML and non-UTF-8 bytes are reported with their line.
+    raw, _ = read_yaml_mapping(p, error=InputError)
     if "refinement" in raw:
         # A run configuration given as --refine-config: its section holds the settings, the rest is
         # the run's (models, task...), read by the command's --config.

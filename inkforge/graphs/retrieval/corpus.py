@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from inkforge.core.errors import InputError
+from inkforge.core.io import iter_json_objects
 
 #: The corpus shipped with the package (our own greetings), for demos.
 SAMPLE_CORPUS = Path(__file__).resolve().parents[2] / "data" / "sample_corpus.jsonl"
@@ -56,21 +57,8 @@ def load_corpus(source: CorpusSource, *, popularity_field: str = "popularity") -
     rows: list[dict[str, Any]] = []
     name = str(source) if isinstance(source, (str, os.PathLike)) else "<corpus>"
     if isinstance(source, (str, os.PathLike)):
-        p = Path(source)
-        if not p.is_file():
-            raise InputError("corpus file not found", file=name)
-        try:
-            lines = p.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError as e:
-            raise InputError(f"not valid UTF-8 ({e.reason})", file=name) from None
-        raw: list[tuple[int, Any]] = []
-        for i, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                raw.append((i, json.loads(line)))
-            except json.JSONDecodeError as e:
-                raise InputError(f"invalid JSON ({e.msg})", file=name, line=i) from None
+        # The shared reader: BOM dropped, a non-UTF-8 byte or bad JSON located by line and column.
+        raw: list[tuple[int, Any]] = list(iter_json_objects(source, what="corpus file"))
     else:
         raw = list(enumerate(source, 1))
     for i, row in raw:
