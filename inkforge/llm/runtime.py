@@ -17,7 +17,7 @@ from typing import Any
 from inkforge.core.tasks import TaskSpec, get_task
 from inkforge.llm.cache import ResponseCache
 from inkforge.llm.config import InkforgeConfig, ModelSpec
-from inkforge.llm.transport import build_chat_model
+from inkforge.llm.transport import build_chat_model, uses_http
 from inkforge.llm.transport.openai import sharded_async_client
 from inkforge.llm.usage import AgentUsage, UsageTracker  # noqa: F401  (AgentUsage re-exported)
 
@@ -119,7 +119,7 @@ class Runtime:
             return self._injected["default"]
         spec = self.spec_for(role)
         key = spec.model_dump_json()
-        if spec.provider == "local" or spec.transport == "http":
+        if spec.provider == "local" or uses_http(spec):
             # One instance per spec: a local model is loaded once; the http transport keeps its own
             # keep-alive pools per event loop, sized to the shared limit.
             if key not in self._local:

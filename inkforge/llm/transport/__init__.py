@@ -9,12 +9,27 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from inkforge.llm.config import ModelSpec
 from inkforge.llm.transport.local import ContextLengthError
 
-__all__ = ["ContextLengthError", "build_chat_model"]
+__all__ = ["ContextLengthError", "build_chat_model", "uses_http"]
+
+log = logging.getLogger(__name__)
+
+
+def uses_http(spec: ModelSpec) -> bool:
+    """Whether ``spec`` is served by :class:`~inkforge.llm.transport.http.HttpChatModel`.
+
+    Example:
+        >>> uses_http(ModelSpec(model="m")), uses_http(ModelSpec(model="m", transport="langchain"))
+        (True, False)
+    """
+    from inkforge.llm.transport.http import HttpChatModel
+
+    return spec.provider == "openai" and spec.transport == "http" and HttpChatModel.supports(spec)
 
 
 def build_chat_model(spec: ModelSpec, *, http_async_client: Any | None = None, limit: int = 64) -> Any:
@@ -40,7 +55,9 @@ def build_chat_model(spec: ModelSpec, *, http_async_client: Any | None = None, l
     if spec.provider == "openai" and spec.transport == "http":
         from inkforge.llm.transport.http import HttpChatModel
 
-        return HttpChatModel(spec=spec, limit=limit)
+        if HttpChatModel.supports(spec):
+            return HttpChatModel(spec=spec, limit=limit)
+        log.info("model %s: extra names ChatOpenAI client options; using transport langchain", spec.model)
     if spec.provider == "openai":
         from inkforge.llm.transport.openai import build_openai_chat_model
 

@@ -60,6 +60,15 @@ _backoff = wait_exponential_jitter(initial=0.5, max=8.0, jitter=0.25)
 #: Connections per pool shard: httpx's pool bookkeeping grows with the square of a pool's size, so a
 #: large concurrency is spread over several small pools (each an ordinary keep-alive client).
 _SHARD_SIZE = 16
+#: ``ModelSpec.extra`` keys that configure ChatOpenAI's client rather than the request body: a spec
+#: naming one keeps ChatOpenAI (:meth:`HttpChatModel.supports`); any other key is a body parameter.
+CLIENT_OPTIONS = frozenset({
+    "streaming", "organization", "openai_organization", "openai_proxy", "http_client", "http_async_client",
+    "default_query", "tiktoken_model_name", "use_responses_api", "output_version", "stream_usage",
+    "disabled_params", "include_response_headers", "request_timeout", "openai_api_base", "openai_api_key",
+    "api_key", "base_url", "timeout", "max_retries", "verbose", "callbacks", "tags", "metadata", "cache",
+    "rate_limiter", "custom_get_token_ids", "use_previous_response_id", "root_client", "root_async_client",
+})
 
 
 def _retryable(e: BaseException) -> bool:
@@ -115,8 +124,9 @@ class HttpChatModel(BaseChatModel):
     _headers: dict[str, str] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any) -> None:
-        if self.spec.provider != "openai":
-            raise ValueError("HttpChatModel calls an endpoint: it needs a spec with provider: openai")
+        if not self.supports(self.spec):
+            raise ValueError("HttpChatModel needs a provider: openai spec whose extra keys are request-body "
+                             f"parameters (not {sorted(set(self.spec.extra) & CLIENT_OPTIONS)})")
         extra = dict(self.spec.extra)
         self._headers = {"Accept": "application/json", **(extra.pop("default_headers", None) or {})}
         body: dict[str, Any] = {"model": self.spec.model, "temperature": self.spec.temperature}
@@ -125,6 +135,18 @@ class HttpChatModel(BaseChatModel):
         self._body = {**body, **extra.pop("model_kwargs", {}), **extra.pop("extra_body", {}), **extra}
         self._clients = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
+
+    @staticmethod
+    def supports(spec: ModelSpec) -> bool:
+        """Whether this transport serves ``spec``: an endpoint spec whose ``extra`` holds body parameters.
+
+        Example:
+            >>> HttpChatModel.supports(ModelSpec(model="m", extra={"top_p": 0.9, "seed": 1, "top_k": 20}))
+            True
+            >>> HttpChatModel.supports(ModelSpec(model="m", extra={"streaming": True}))
+            False
+        """
+        return spec.provider == "openai" and not (set(spec.extra) & CLIENT_OPTIONS)
 
     @property
     def url(self) -> str:
