@@ -2,7 +2,7 @@
 
 :class:`ModelCallError` is what inkforge's own HTTP transport raises: it carries an
 :data:`~inkforge.core.types.ErrorKind` and the HTTP status, if any. :func:`classify_error` maps *any*
-exception a chat model may raise (ours, httpx's, the OpenAI SDK's under ``ChatOpenAI``, a local model's
+exception a chat model may raise (ours, aiohttp's, httpx's, the OpenAI SDK's under ``ChatOpenAI``, a local model's
 :class:`~inkforge.llm.transport.local.ContextLengthError`, plain timeouts and socket errors) to a
 kind, by type and status code, never by class name, so every transport fails the same way.
 
@@ -92,6 +92,9 @@ def status_code_of(e: BaseException) -> int | None:
     code = getattr(e, "status_code", None)
     if isinstance(code, int):
         return code
+    code = getattr(e, "status", None)  # aiohttp's ClientResponseError
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code
     response = getattr(e, "response", None)
     code = getattr(response, "status_code", None)
     return code if isinstance(code, int) else None
@@ -125,7 +128,7 @@ def classify_error(e: BaseException) -> ErrorKind:
     code = status_code_of(e)
     if code is not None:
         return kind_for_status(code, _message_of(e))
-    if isinstance(e, (httpx.TransportError, ConnectionError, OSError)):
+    if isinstance(e, (httpx.TransportError, ConnectionError, OSError)) or _is_aiohttp_client_error(e):
         return "connection"
     from inkforge.llm.transport.local import ContextLengthError
 
@@ -134,6 +137,14 @@ def classify_error(e: BaseException) -> ErrorKind:
     if isinstance(e, NotImplementedError):
         return "unsupported"
     return "other"
+
+
+def _is_aiohttp_client_error(e: BaseException) -> bool:
+    try:
+        import aiohttp
+    except ImportError:  # pragma: no cover - a core dependency
+        return False
+    return isinstance(e, aiohttp.ClientError)
 
 
 def _message_of(e: BaseException) -> str:
