@@ -120,6 +120,17 @@ def _discard_ended(sessions: Any) -> None:
             _discard(session)
 
 
+def _close_all(sessions: Any) -> None:
+    """The model is gone: close its sessions, on their loops where those still run."""
+    _discard_ended(sessions)
+    for loop, session in list(sessions.items()):
+        sessions.pop(loop, None)
+        try:
+            loop.call_soon_threadsafe(lambda lp=loop, s=session: lp.create_task(s.close()))
+        except RuntimeError:  # the loop closed meanwhile
+            _discard(session)
+
+
 def _message(m: BaseMessage) -> dict[str, Any]:
     out: dict[str, Any] = {"role": _ROLES.get(m.type, "user"), "content": m.content}
     if m.type == "ai" and getattr(m, "tool_calls", None):
@@ -162,7 +173,7 @@ class HttpChatModel(BaseChatModel):
         self._body = {**body, **extra.pop("model_kwargs", {}), **extra.pop("extra_body", {}), **extra}
         self._clients = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
-        weakref.finalize(self, _discard_ended, self._clients)
+        weakref.finalize(self, _close_all, self._clients)
 
     @staticmethod
     def supports(spec: ModelSpec) -> bool:
