@@ -64,7 +64,10 @@ async def timed(fn: Any, n: int) -> list[float]:
 
 async def run(n: int) -> dict[str, Any]:
     with StubServer() as server, tempfile.TemporaryDirectory() as tmp:
-        spec = ModelSpec(model="stub", base_url=server.base_url, structured_output=["json_schema"], max_retries=0)
+        # transport: langchain, so that both paths use the same chat model (ChatOpenAI) and the difference
+        # is the framework's; bench/curation_throughput.py compares the transports themselves.
+        spec = ModelSpec(model="stub", base_url=server.base_url, structured_output=["json_schema"], max_retries=0,
+                         transport="langchain")
         rt = Runtime(InkforgeConfig(models={"default": spec}, cache=None), cache=ResponseCache(Path(tmp) / "c.sqlite"))
         agent = JUDGE.bind(rt)
         graph = build_graph(agent)

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from inkforge.testing.stub.server import StubProcess
+from inkforge.testing.stub import StubProcess
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

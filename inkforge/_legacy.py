@@ -31,7 +31,7 @@ ALIASES: dict[str, str] = {
     "inkforge.runtime": "inkforge.llm.runtime",
     "inkforge.cache": "inkforge.llm.cache",
     "inkforge.parsing": "inkforge.llm.parsing",
-    "inkforge.transport": "inkforge.llm.transport.direct",
+    "inkforge.transport": "inkforge.llm.transport.http",
     "inkforge.prompts": "inkforge.agents.templates",
     "inkforge.graphs.io": "inkforge.graphs",
     "inkforge.graphs.judge_refinement": "inkforge.graphs.refinement",

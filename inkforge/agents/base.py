@@ -13,8 +13,10 @@ How a typed answer is obtained, per call:
    rejects a method (HTTP 400) is remembered and skipped from then on.
 3. A schema-invalid answer is re-asked with the validation error, at most ``max_reasks`` times, then
    the item fails with status ``parse_error``.
-4. Transport errors (429, 5xx, timeouts) are retried by the OpenAI client with jittered exponential
-   backoff (``max_retries``); what survives becomes ``timeout`` / ``error`` / ``refused``.
+4. Transport errors (429, 5xx, timeouts) are retried by the transport with jittered exponential
+   backoff (``max_retries``); what survives is classified by kind
+   (:func:`inkforge.llm.errors.classify_error`) and becomes ``timeout`` / ``rate_limited`` /
+   ``error`` / ``refused``.
 
 Example:
     >>> from pydantic import BaseModel, ValidationError
@@ -47,6 +49,7 @@ from inkforge.agents.templates import PromptTemplate
 from inkforge.core.secrets import redact
 from inkforge.core.types import Status
 from inkforge.llm.cache import cache_key
+from inkforge.llm.errors import classify_error
 from inkforge.llm.parsing import ParseError, parse_output, summarise_validation_error
 
 log = logging.getLogger(__name__)
@@ -291,6 +294,15 @@ class Agent(Generic[OutT]):
         res: AgentResult[OutT] = AgentResult(agent=self.name, status="error", model=spec.model,
                                              prompt_version=self.version)
         methods = self._methods(spec)
+        call_kwargs = _seed_kwargs(spec, sample)
+        if call_kwargs and "seed" in getattr(type(model), "model_fields", {}):
+            # ChatOpenAI's structured-output chains drop call kwargs: a copy with its ``seed`` field set
+            # (sharing its client) carries the seed instead; one per seed, reused.
+            seeded = self._runnables.get((id(model), f"seed={call_kwargs['seed']}"))
+            if seeded is None:
+                seeded = model.model_copy(update=call_kwargs)
+                self._runnables[(id(model), f"seed={call_kwargs['seed']}")] = seeded
+            model, call_kwargs = seeded, {}
         mi = 0
         convo = list(messages)
         reasks = 0
@@ -300,10 +312,12 @@ class Agent(Generic[OutT]):
             res.method = method
             res.attempts += 1
             try:
-                config = {"run_name": self.name,
-                          "metadata": {**metadata, "inkforge_method": method, "inkforge_attempt": res.attempts}}
+                config: dict[str, Any] = {"run_name": self.name, "metadata": {
+                    **metadata, "inkforge_method": method, "inkforge_attempt": res.attempts}}
+                if getattr(rt, "callbacks", None):  # else the enclosing run's (a graph's) are inherited
+                    config["callbacks"] = rt.callbacks
                 async with rt.limiter:
-                    answer = await self._runnable(model, method).ainvoke(msgs, config=config)
+                    answer = await self._runnable(model, method).ainvoke(msgs, config=config, **call_kwargs)
             except Exception as e:  # noqa: BLE001 - classified below, never swallowed silently
                 status, unsupported = _classify(e)
                 if unsupported and mi + 1 < len(methods):
@@ -382,6 +396,18 @@ def _plain(value: Any) -> Any:
         return str(value)
 
 
+def _seed_kwargs(spec: Any, sample: int) -> dict[str, Any]:
+    """The request ``seed`` of sample ``sample``: the spec's ``extra.seed`` (0 if unset) plus the index.
+
+    Samples that differ only by index (a writer's candidates) are then distinct, reproducible draws;
+    sample 0 of a spec without a seed sends none, as before. The cache key already holds both.
+    """
+    base = spec.extra.get("seed") if isinstance(getattr(spec, "extra", None), dict) else None
+    if not sample and base is None:
+        return {}
+    return {"seed": int(base or 0) + int(sample)}
+
+
 def _short(err: Any) -> str:
     return str(err)[:500]
 
@@ -415,29 +441,16 @@ def _refusal(msg: Any) -> str | None:
     return None
 
 
+#: The agent status of each error kind (kinds not listed are ``error``).
+_KIND_STATUS: dict[str, Status] = {"timeout": "timeout", "rate_limited": "rate_limited",
+                                   "content_filter": "refused", "parse": "parse_error"}
+
+
 def _classify(e: Exception) -> tuple[Status, bool]:
     """(status, whether the error means 'this structured-output method is unsupported').
 
-    Matches on the names in the exception's class hierarchy, so the OpenAI SDK's errors, the
-    subclasses langchain-openai wraps them in (``OpenAIRateLimitError`` …) and langchain-core's
-    ``Model*Error`` family are all recognised without importing any of them.
+    The kind comes from :func:`inkforge.llm.errors.classify_error`, by type and HTTP status, for
+    every transport (inkforge's httpx client, ChatOpenAI's SDK errors, local models).
     """
-    names = {c.__name__ for c in type(e).__mro__}
-    text = str(e).lower()
-    if names & {"TimeoutError", "APITimeoutError", "ModelTimeoutError", "ReadTimeout", "ConnectTimeout"} or (
-            "timed out" in text):
-        return "timeout", False
-    if names & {"RateLimitError", "ModelRateLimitError"}:
-        return "rate_limited", False
-    if names & {"BadRequestError", "UnprocessableEntityError", "NotFoundError", "ModelInvalidRequestError"} and any(
-            w in text for w in ("response_format", "json_schema", "json_object", "tool", "function",
-                                "not supported", "unsupported")):
-        return "error", True
-    # Only the SDK's own refusal/content-filter errors are refusals: "connection refused" is not.
-    if any("ContentFilter" in n or "Refusal" in n for n in names) or "content_filter" in text:
-        return "refused", False
-    if "LengthFinishReasonError" in names:
-        return "parse_error", False
-    if "NotImplementedError" in names:
-        return "error", True
-    return "error", False
+    kind = classify_error(e)
+    return _KIND_STATUS.get(kind, "error"), kind == "unsupported"

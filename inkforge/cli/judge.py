@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,6 +41,7 @@ from inkforge.cli.tracking import (
     check_html,
     write_html,
 )
+from inkforge.core.aio import run_sync
 from inkforge.core.io import atomic_write_json
 
 __all__ = ["eval_judge_cmd", "refine_judge_cmd"]
@@ -160,7 +160,7 @@ def refine_judge_cmd(
 
     try:
         with tracking, console.status("refining the judge rubric…"):
-            result = asyncio.run(arefine_judge(runtime, rows, qs, out_dir=out, config=cfg, resume=resume,
+            result = run_sync(arefine_judge(runtime, rows, qs, out_dir=out, config=cfg, resume=resume,
                                                on_gate=on_gate, on_progress=tracking.run_progress_at_last_step()))
     finally:
         runtime.close()
@@ -251,7 +251,7 @@ def eval_judge_cmd(
                 if track is not None:
                     track(done, total)
 
-            report = asyncio.run(aevaluate_judge(
+            report = run_sync(aevaluate_judge(
                 runtime, rows, rb, n_boot=bootstrap, seed=seed, unlabelled=items, max_failure_rate=max_failure_rate,
                 on_progress=on_progress))
             tracking.judge_report(report, len(rows))

@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
 from pathlib import Path
@@ -33,6 +32,7 @@ from inkforge.cli.options import (
     writable_out,
 )
 from inkforge.cli.tracking import HtmlOpt, check_html, write_html
+from inkforge.core.aio import run_sync
 from inkforge.core.errors import ConfigError, InputError
 from inkforge.core.io import atomic_write_json
 
@@ -188,7 +188,7 @@ def audit_judge_cmd(
     check_html(html)
     judge = _judge(rubric, config, base_url, model, concurrency, cache, role=role)
     try:
-        report = asyncio.run(audit_judge(judge, rows, attacks=attack_rows, pairs=pairs, samples=samples,
+        report = run_sync(audit_judge(judge, rows, attacks=attack_rows, pairs=pairs, samples=samples,
                                          consistency_items=consistency_items, seed=seed))
     finally:
         judge.close()

@@ -2,8 +2,9 @@
 
 Two providers:
 
-* ``openai`` — any OpenAI-compatible endpoint through :class:`langchain_openai.ChatOpenAI`
-  (OpenAI, DeepSeek, ``vllm serve``, SGLang, Ollama). The file names the *environment variable*
+* ``openai`` — any OpenAI-compatible endpoint (OpenAI, DeepSeek, ``vllm serve``, SGLang, Ollama)
+  through inkforge's ``httpx`` chat model (``transport: http``, the default) or
+  :class:`langchain_openai.ChatOpenAI` (``transport: langchain``). The file names the *environment variable*
   holding the API key, never the key.
 * ``local`` — the embedded default: an in-process chat model through langchain-huggingface and
   transformers, from a hub id or a local folder, so the main job runs without an API key.
@@ -115,8 +116,8 @@ class ModelSpec(BaseModel):
         temperature: Sampling temperature.
         max_tokens: Completion token limit (default by provider: 512 ``openai``, 256 ``local``).
         timeout: Seconds per request before it counts as a timeout.
-        max_retries: Transport retries (429, 5xx, timeouts) with jittered exponential backoff, done by
-            the OpenAI client.
+        max_retries: Transport retries (408, 409, 429, 5xx, timeouts, dropped connections) with jittered
+            exponential backoff or the server's ``Retry-After``, done by the transport.
         structured_output: Methods to obtain typed output, tried in order: when the endpoint rejects
             one (e.g. no ``json_schema`` support) the next is used. Default by provider:
             ``json_schema, json_mode, prompt`` for ``openai``, ``prompt`` for ``local``.
@@ -125,14 +126,16 @@ class ModelSpec(BaseModel):
         constrained_decoding: ``local`` only (an error on ``openai``): constrain generation to the
             output JSON schema with lm-format-enforcer, so that small models still emit valid JSON.
             Default: on for ``local`` wherever lm-format-enforcer is installed.
-        transport: ``openai`` only. ``langchain`` (default) calls through ``ChatOpenAI`` and the OpenAI
-            SDK, with LangChain callbacks and tracing. ``direct`` uses
-            :class:`inkforge.llm.transport.direct.DirectChatModel`, the same protocol and retry rules on plain
-            asyncio connections at about a twentieth of the client CPU per call: on a small machine
-            driving 64+ concurrent calls, the SDK path is CPU-bound before the endpoint is.
+        transport: ``openai`` only. ``http`` (default) calls through
+            :class:`inkforge.llm.transport.http.HttpChatModel`: chat completions on ``httpx`` as a
+            LangChain chat model (callbacks and tracing see every call), at a fraction of the OpenAI
+            SDK's client CPU per call. ``langchain`` calls through ``ChatOpenAI`` and the OpenAI SDK.
+            ``direct`` is a deprecated alias of ``http``.
         input_cost_per_mtok: Price per million input tokens, for cost accounting.
         output_cost_per_mtok: Price per million output tokens.
-        extra: Extra keyword arguments for the chat model class (``top_p``, ``seed``...).
+        extra: Request-body parameters (``top_p``, ``seed``, ``stop``...; ``extra_body`` and
+            ``model_kwargs`` are merged in, ``default_headers`` become headers). With ``transport:
+            langchain`` they are keyword arguments of ``ChatOpenAI``.
 
     A spec is complete by itself: the fields it leaves unset take its provider's defaults
     (:func:`provider_defaults`), whatever another spec or the environment says.
@@ -158,7 +161,7 @@ class ModelSpec(BaseModel):
     structured_output: tuple[StructuredMethod, ...] = ("json_schema", "json_mode", "prompt")
     max_reasks: int = Field(default=2, ge=0)
     constrained_decoding: bool = False
-    transport: Literal["langchain", "direct"] = "langchain"
+    transport: Literal["http", "langchain"] = "http"
     input_cost_per_mtok: float = Field(default=0.0, ge=0)
     output_cost_per_mtok: float = Field(default=0.0, ge=0)
     extra: dict[str, Any] = Field(default_factory=dict)
@@ -185,12 +188,13 @@ class ModelSpec(BaseModel):
                              "provider: openai to call the endpoint")
         return v
 
-    @field_validator("transport")
+    @field_validator("transport", mode="before")
     @classmethod
-    def _openai_transport(cls, v: str, info: ValidationInfo) -> str:
-        if v == "direct" and info.data.get("provider") == "local":
-            raise ValueError("transport: direct is an HTTP client for provider: openai")
-        return v
+    def _openai_transport(cls, v: Any, info: ValidationInfo) -> Any:
+        if v in ("http", "direct") and info.data.get("provider") == "local":
+            raise ValueError(f"transport: {v} is an HTTP client for provider: openai")
+        # ``direct`` named the former asyncio client: same protocol and rules, now on httpx.
+        return "http" if v == "direct" else v
 
     @field_validator("constrained_decoding")
     @classmethod

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from inkforge.core.tasks import TaskSpec, get_task
 from inkforge.llm.cache import ResponseCache
 from inkforge.llm.config import InkforgeConfig, ModelSpec
-from inkforge.llm.transport import build_chat_model
+from inkforge.llm.transport import build_chat_model, uses_http
 from inkforge.llm.transport.openai import sharded_async_client
 from inkforge.llm.usage import AgentUsage, UsageTracker  # noqa: F401  (AgentUsage re-exported)
 
@@ -65,6 +65,8 @@ class Runtime:
         cache: A :class:`ResponseCache`, ``None`` for no cache, or ``"config"`` (the default) to open
             the file named by ``config.cache``.
         task: Overrides ``config.task``.
+        callbacks: LangChain callback handlers given every model call of this runtime's agents
+            (``on_chat_model_start``, ``on_llm_end``...), besides any inherited from an enclosing run.
 
     Example:
         >>> from inkforge.testing import FakeChatModel
@@ -72,8 +74,10 @@ class Runtime:
     """
 
     def __init__(self, config: InkforgeConfig, *, models: Mapping[str, Any] | None = None,
-                 cache: ResponseCache | None | str = "config", task: TaskSpec | str | None = None) -> None:
+                 cache: ResponseCache | None | str = "config", task: TaskSpec | str | None = None,
+                 callbacks: Sequence[Any] | None = None) -> None:
         self.config = config
+        self.callbacks: list[Any] = list(callbacks or [])
         self.task = get_task(task or config.task)
         self.limiter = ConcurrencyLimiter(config.concurrency)
         self.usage = UsageTracker()
@@ -115,20 +119,17 @@ class Runtime:
             return self._injected["default"]
         spec = self.spec_for(role)
         key = spec.model_dump_json()
-        if spec.provider == "local":
+        if spec.provider == "local" or uses_http(spec):
+            # One instance per spec: a local model is loaded once; the http transport keeps its own
+            # keep-alive pools per event loop, sized to the shared limit.
             if key not in self._local:
-                self._local[key] = build_chat_model(spec)
+                self._local[key] = build_chat_model(spec, limit=self.limit)
             return self._local[key]
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return build_chat_model(spec)
         models = self._per_loop.setdefault(loop, {})
-        if key not in models and spec.transport == "direct":
-            from inkforge.llm.transport.direct import DirectChatModel
-
-            if DirectChatModel.supports(spec):  # its pools are per loop already; one instance per spec
-                models[key] = self._local.setdefault(key, DirectChatModel(spec))
         if key not in models:
             # Own client per loop: ChatOpenAI's shared cached client dies with the first loop.
             # Pool size follows the shared limit so the limiter, not httpx, is the bottleneck.
@@ -137,6 +138,10 @@ class Runtime:
         return models[key]
 
     def close(self) -> None:
-        """Close the cache."""
+        """Close the cache and the synchronous HTTP clients (per-loop ones close with their loop)."""
         if self.cache is not None:
             self.cache.close()
+        for model in self._local.values():
+            close = getattr(model, "close", None)
+            if callable(close):
+                close()

@@ -128,12 +128,13 @@ class JudgeReward:
             broken endpoint does.
         sample: Sample index of the verdicts (part of the cache key).
         name: Reward name: TRL logs ``rewards/<name>/mean`` and this class ``<name>/ok_rate``...
-        transport: ``direct`` (default) calls OpenAI-compatible endpoints through the lean
-            :class:`~inkforge.llm.transport.direct.DirectChatModel`, whose per-call client CPU is a
-            fraction of LangChain's ChatOpenAI (it matters at hundreds of calls per training step;
-            ``bench/judge_reward.py`` measures it); ``langchain`` keeps ChatOpenAI (and LangChain
-            tracing). Local models and specs with
-            ChatOpenAI-only options always use the foundation's chat model.
+        transport: ``None`` (default) keeps the spec's transport (``http`` unless the config says
+            otherwise: chat completions on ``httpx``, at a fraction of ChatOpenAI's client CPU per
+            call, which matters at hundreds of calls per training step; ``bench/judge_reward.py``
+            measures it); ``"http"`` or ``"langchain"`` (ChatOpenAI) override it for this reward's
+            role. Every transport is a LangChain chat model, so callbacks and tracing see each call.
+        callbacks: LangChain callback handlers given every judge call (LangSmith tracing is on
+            whenever its environment variables are, whatever this says).
 
     Example::
 
@@ -158,7 +159,8 @@ class JudgeReward:
         fail_fast_window: int = 32,
         sample: int = 0,
         name: str = "judge",
-        transport: Literal["direct", "langchain"] = "direct",
+        transport: Literal["http", "langchain", "direct"] | None = None,
+        callbacks: Sequence[Any] | None = None,
     ) -> None:
         if not isinstance(rubric, Rubric):
             raise TypeError(f"rubric must be a Rubric (use JudgeReward.from_rubric for a path), got {type(rubric)}")
@@ -175,12 +177,16 @@ class JudgeReward:
         if not 0.0 <= max_failure_rate <= 1.0:
             raise ConfigError(f"max_failure_rate must lie in [0, 1], got {max_failure_rate}",
                               field="max_failure_rate")
-        if transport not in ("direct", "langchain"):
-            raise ConfigError(f"transport must be 'direct' or 'langchain', got {transport!r}", field="transport")
+        if transport == "direct":  # the former asyncio client's name: now the http transport
+            transport = "http"
+        if transport not in (None, "http", "langchain"):
+            raise ConfigError(f"transport must be 'http' or 'langchain', got {transport!r}", field="transport")
         if num_generations is not None and num_generations < 1:
             raise ConfigError(f"num_generations must be >= 1, got {num_generations}", field="num_generations")
         if config is None and runtime is not None:
             config = runtime.config
+        if runtime is not None and callbacks:
+            runtime.callbacks = [*runtime.callbacks, *callbacks]
         self.rubric = rubric
         self.config = config
         self.role = role
@@ -193,6 +199,7 @@ class JudgeReward:
         self.fail_fast_window = max(1, int(fail_fast_window))
         self.sample = int(sample)
         self.transport = transport
+        self.callbacks = list(callbacks or [])
         self.__name__ = name
         #: Outcomes of the last call, one per completion.
         self.last_outcomes: list[JudgeOutcome] = []
@@ -206,7 +213,6 @@ class JudgeReward:
         self._lock = threading.RLock()
         self._agents: dict[Any, Agent[Any]] = {}
         self._loop: BackgroundLoop | None = None
-        self._direct: Any = None
         self._totals: dict[str, int] = {"n": 0, "ok": 0, "cached": 0, "calls": 0}
         self._recent: collections.deque[bool] = collections.deque(maxlen=self.fail_fast_window)
         self._status_totals: dict[str, int] = {}
@@ -266,8 +272,7 @@ class JudgeReward:
         # The runtime (SQLite handle, HTTP clients), bound agents and the loop thread cannot be
         # pickled; the copy rebuilds them from the config on first use.
         state = {k: v for k, v in self.__dict__.items()
-                 if k not in ("_runtime", "_lock", "_agents", "_loop", "_totals", "_status_totals", "_recent",
-                              "_direct")}
+                 if k not in ("_runtime", "_lock", "_agents", "_loop", "_totals", "_status_totals", "_recent")}
         state["_runtime"] = None
         state["_owns_runtime"] = True
         return state
@@ -291,14 +296,11 @@ class JudgeReward:
 
                 cfg = self.config if self.config is not None else load_config(overrides={"task": self.rubric.task})
                 self.config = cfg
-                models: dict[str, Any] = {}
                 spec = cfg.spec_for(self.role)
-                if self.transport == "direct":
-                    from inkforge.llm.transport.direct import DirectChatModel
-
-                    if DirectChatModel.supports(spec):
-                        models[self.role] = self._direct = DirectChatModel(spec)
-                self._runtime = Runtime(cfg, models=models, task=self.rubric.task)
+                if self.transport is not None and spec.provider == "openai" and spec.transport != self.transport:
+                    spec = spec.model_copy(update={"transport": self.transport})
+                    cfg = cfg.model_copy(update={"models": {**cfg.models, self.role: spec}})
+                self._runtime = Runtime(cfg, task=self.rubric.task, callbacks=self.callbacks)
             return self._runtime
 
     def _template(self, name: str) -> PromptTemplate:
@@ -532,14 +534,11 @@ class JudgeReward:
         """
         with self._lock:
             loop, self._loop = self._loop, None
-            direct, self._direct = self._direct, None
             runtime = self._runtime if self._owns_runtime else None
             if runtime is not None:
                 self._runtime = None
                 self._agents.clear()
         if loop is not None:
-            if direct is not None:  # sockets belong to the loop: close them on it
-                loop.call_soon(direct.close)
             loop.close()
         if runtime is not None:
             runtime.close()

@@ -183,7 +183,8 @@ class FakeChatModel(BaseChatModel):
             # The same check ChatOpenAI makes: on the wire a dict schema is named by its title.
             convert_to_openai_function(dict(schema))
 
-        def run(messages: Any, config: RunnableConfig | None = None) -> Any:
+        def run(messages: Any, config: RunnableConfig | None = None, **call_kwargs: Any) -> Any:
+            # ``call_kwargs``: per-call request parameters (``seed``), accepted like a real model's.
             msgs = _as_messages(messages)
             raw = self._message(self._next(msgs, schema, method, (config or {}).get("metadata")))
             try:
@@ -198,7 +199,7 @@ class FakeChatModel(BaseChatModel):
                 raise err
             return parsed
 
-        async def arun(messages: Any, config: RunnableConfig | None = None) -> Any:
+        async def arun(messages: Any, config: RunnableConfig | None = None, **call_kwargs: Any) -> Any:
             await self._sleep()
             return run(messages, config)
 

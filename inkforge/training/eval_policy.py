@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import math
 import os
@@ -30,6 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from inkforge.core.aio import run_sync
 from inkforge.training.data import build_prompt, load_prompt_dataset
 from inkforge.training.metrics import distinct_n, length_stats, self_bleu
 
@@ -125,7 +125,7 @@ def generate(
 def _call_reward(func: Callable[..., Any], prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[Any]:
     result = func(prompts=prompts, completions=completions, **kwargs)
     if inspect.isawaitable(result):  # an async judge
-        result = asyncio.run(_await(result))
+        result = run_sync(_await(result))
     return list(result)
 
 

@@ -12,17 +12,32 @@ from __future__ import annotations
 
 import json
 import os
-import time
-import urllib.error
-import urllib.request
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from inkforge.core.errors import FailFastError
 from inkforge.core.types import STATUSES
 from inkforge.rewards.outcomes import JudgeOutcome, ScoreBatch
 
 __all__ = ["RemoteJudgeReward"]
+
+
+class _Retryable(Exception):
+    """A batch that may succeed on another replica or later: a connection error or a 5xx."""
+
+
+def _round_wait(replicas: int) -> Any:
+    """Another replica is tried at once; a full round of failures backs off first (0.5 s doubling to 8 s)."""
+
+    def wait(state: RetryCallState) -> float:
+        done = state.attempt_number  # attempts made so far
+        return 0.0 if done % replicas else min(8.0, 0.5 * 2 ** ((done - 1) // replicas))
+
+    return wait
 
 
 def _base(url: str) -> str:
@@ -79,6 +94,53 @@ class RemoteJudgeReward:
         where = self.url if len(self.urls) == 1 else self.urls
         return f"RemoteJudgeReward({where!r}, name={self.__name__!r})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The HTTP client (sockets, a lock) is rebuilt on first use after unpickling (Ray, verl workers).
+        return {k: v for k, v in self.__dict__.items() if k not in ("_client", "_lock")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def _http(self) -> httpx.Client:
+        lock = self.__dict__.setdefault("_lock", threading.Lock())
+        with lock:
+            client = self.__dict__.get("_client")
+            if client is None:
+                # trust_env: HTTPS_PROXY / NO_PROXY / SSL_CERT_FILE are honoured; TLS is verified.
+                client = self.__dict__["_client"] = httpx.Client(timeout=self.timeout, trust_env=True)
+            return client  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Close the keep-alive connections (the next call opens new ones)."""
+        client = self.__dict__.pop("_client", None)
+        if client is not None:
+            client.close()
+
+    def _attempt(self, url: str, path: str, data: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+        try:
+            resp = self._http().post(url + path, content=data, headers=headers)
+        except httpx.HTTPError as e:  # timeouts, refused or dropped connections: another replica may answer
+            raise _Retryable(f"{type(e).__name__}: {e}") from None
+        if resp.status_code < 300:
+            result: dict[str, Any] = resp.json()
+            return result
+        detail = resp.text
+        try:
+            err = json.loads(detail).get("error", {})
+        except (ValueError, AttributeError):
+            err = {"message": detail}
+        if not isinstance(err, dict):
+            err = {"message": str(err)}
+        if resp.status_code == 503 and err.get("type") == "fail_fast":
+            raise FailFastError(f"reward server {url}: {err.get('message')}")
+        if resp.status_code == 401:
+            raise ValueError(f"reward server {url} refused the token (401): set {self.token_env} to the "
+                             "token the server was started with (--auth-token-env)")
+        if resp.status_code < 500:
+            raise ValueError(f"reward server {url} rejected the batch ({resp.status_code}): "
+                             f"{str(err.get('message', detail))[:500]}")
+        raise _Retryable(f"HTTP {resp.status_code}: {str(err.get('message', detail))[:300]}")
+
     def _post(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         data = json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8")
         headers = {"Content-Type": "application/json"}
@@ -86,37 +148,20 @@ class RemoteJudgeReward:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         first, self._turn = self._turn, self._turn + 1
-        last: Exception | None = None
-        for attempt in range(self.max_retries + 1):
-            url = self.urls[(first + attempt) % len(self.urls)]
-            req = urllib.request.Request(url + path, data=data, method="POST", headers=headers)
-            try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - URL from config
-                    result: dict[str, Any] = json.loads(resp.read().decode("utf-8"))
-                    return result
-            except urllib.error.HTTPError as e:
-                detail = e.read().decode("utf-8", "replace")
-                try:
-                    err = json.loads(detail).get("error", {})
-                except ValueError:
-                    err = {"message": detail}
-                if e.code == 503 and err.get("type") == "fail_fast":
-                    raise FailFastError(f"reward server {url}: {err.get('message')}") from None
-                if e.code == 401:
-                    raise ValueError(f"reward server {url} refused the token (401): set {self.token_env} to the "
-                                     "token the server was started with (--auth-token-env)") from None
-                if e.code < 500:
-                    raise ValueError(f"reward server {url} rejected the batch ({e.code}): "
-                                     f"{err.get('message', detail)[:500]}") from None
-                last = e
-            except (urllib.error.URLError, OSError, TimeoutError) as e:
-                last = e
-            # Another replica is tried at once; a full round of failures backs off first.
-            if attempt < self.max_retries and (attempt + 1) % len(self.urls) == 0:
-                time.sleep(min(8.0, 0.5 * 2 ** (attempt // len(self.urls))))
-        where = self.url if len(self.urls) == 1 else ", ".join(self.urls)
-        raise ConnectionError(f"reward server {where} unreachable after {self.max_retries + 1} attempts: "
-                              f"{type(last).__name__}: {last}")
+        attempt_no = iter(range(self.max_retries + 1))
+
+        def attempt() -> dict[str, Any]:
+            url = self.urls[(first + next(attempt_no)) % len(self.urls)]
+            return self._attempt(url, path, data, headers)
+
+        retrying = Retrying(stop=stop_after_attempt(self.max_retries + 1), wait=_round_wait(len(self.urls)),
+                            retry=retry_if_exception_type(_Retryable), reraise=True)
+        try:
+            return retrying(attempt)  # type: ignore[no-any-return]
+        except _Retryable as last:
+            where = self.url if len(self.urls) == 1 else ", ".join(self.urls)
+            raise ConnectionError(f"reward server {where} unreachable after {self.max_retries + 1} attempts: "
+                                  f"{last}") from None
 
     def score_batch(self, prompts: Sequence[Any], completions: Sequence[Any], *,
                     queries: Sequence[Any] | None = None, sample: int | None = None) -> ScoreBatch:

@@ -70,7 +70,7 @@ def test_shipped_agent_returns_typed_output(name: str) -> None:
     assert res.prompt_version and res.attempts == 1
 
 
-@pytest.mark.parametrize("transport", ["langchain", "direct"])
+@pytest.mark.parametrize("transport", ["langchain", "http"])
 @pytest.mark.parametrize("method", ["json_schema", "json_mode", "function_calling", "prompt"])
 def test_each_structured_output_method_over_http(method: str, transport: str, stub: StubServer) -> None:
     rt = stub_runtime(stub, structured_output=[method], transport=transport)
@@ -228,7 +228,7 @@ def test_concurrency_limit_holds_on_the_wire() -> None:
         assert server.stats.max_concurrency == 6
 
 
-@pytest.mark.parametrize("transport", ["langchain", "direct"])
+@pytest.mark.parametrize("transport", ["langchain", "http"])
 def test_thirty_percent_faults_every_call_ends_typed_or_explicit(transport: str) -> None:
     faults = Faults(rate_429=0.1, rate_500=0.1, rate_malformed=0.05, rate_hang=0.05, hang_s=3.0, seed=7)
     with StubServer(faults=faults) as server:

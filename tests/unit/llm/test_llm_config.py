@@ -87,7 +87,7 @@ def test_config_file_problems(tmp_path: Path) -> None:
 def test_openai_spec_builds_chat_openai_reading_key_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MY_KEY", "sk-abc")
     m = build_chat_model(ModelSpec(model="x", base_url="http://127.0.0.1:9/v1", api_key_env="MY_KEY",
-                                   temperature=0.2, max_tokens=99, timeout=5))
+                                   temperature=0.2, max_tokens=99, timeout=5, transport="langchain"))
     assert type(m).__name__ == "ChatOpenAI"
     assert m.openai_api_key.get_secret_value() == "sk-abc"
     assert "sk-abc" not in repr(m) and (m.temperature, m.max_tokens) == (0.2, 99)
@@ -130,7 +130,7 @@ def test_local_backend_on_tiny_model(tiny_model_dir: Path) -> None:
             assert res.status == "parse_error" and res.output is None and res.raw is not None
 
 
-@pytest.mark.parametrize("transport", ["langchain", "direct"])
+@pytest.mark.parametrize("transport", ["langchain", "http"])
 def test_api_key_never_reaches_logs_cache_or_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        caplog: pytest.LogCaptureFixture, transport: str) -> None:
     secret = "sk-inkforge-test-SECRET-0123456789"

@@ -1,4 +1,4 @@
-"""The judge's lean OpenAI-compatible transport: retries, failure statuses, methods, HTTP framing, keys."""
+"""The judge reward on the default http transport: retries, failure statuses, methods, HTTP framing, keys."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from inkforge.core.rubric import Rubric
 from inkforge.llm import InkforgeConfig, ModelSpec
-from inkforge.llm.transport.direct import DirectChatModel
+from inkforge.llm.transport.http import HttpChatModel
 from inkforge.rewards.judge import JudgeReward
 from inkforge.testing import Faults, StubServer
 
@@ -26,7 +26,7 @@ def _judge(base_url: str, **spec: Any) -> JudgeReward:
     return JudgeReward(Rubric.default("greeting"), config=cfg, max_failure_rate=1.0)
 
 
-def test_direct_transport_is_used_and_matches_the_langchain_path() -> None:
+def test_http_transport_is_the_default_and_matches_the_langchain_path() -> None:
     with StubServer() as stub:
         direct = _judge(stub.base_url)
         chain = _judge(stub.base_url)
@@ -34,8 +34,8 @@ def test_direct_transport_is_used_and_matches_the_langchain_path() -> None:
         completions = [f"谢谢你，祝你生日快乐{i}" for i in range(6)]
         assert direct(prompts=["生日祝福"] * 6, completions=completions) == \
             chain(prompts=["生日祝福"] * 6, completions=completions)
-        assert isinstance(direct.runtime.model_for("detector"), DirectChatModel)
-        assert not isinstance(chain.runtime.model_for("detector"), DirectChatModel)
+        assert isinstance(direct.runtime.model_for("detector"), HttpChatModel)
+        assert not isinstance(chain.runtime.model_for("detector"), HttpChatModel)
         body = stub.requests[0]
         assert body["response_format"]["type"] == "json_schema" and body["max_completion_tokens"] == 512
         direct.close()
@@ -95,7 +95,7 @@ def test_api_key_comes_from_the_environment_and_never_leaks(monkeypatch: pytest.
         wrong = _judge(stub.base_url, api_key_env="JUDGE_KEY")
         assert wrong(prompts=["p"], completions=["x"]) == [None]
         outcome = wrong.last_outcomes[0]
-        assert outcome.status == "error" and "AuthenticationError" in (outcome.error or "")
+        assert outcome.status == "error" and "401" in (outcome.error or "") and "JUDGE_KEY" in (outcome.error or "")
         assert "sk-wrong-key-456" not in json.dumps(outcome.to_record())
         judge.close()
         wrong.close()
@@ -162,8 +162,9 @@ def test_unreachable_endpoint_is_an_error_not_a_refusal() -> None:
     judge.close()
 
 
-def test_specs_the_direct_transport_declines() -> None:
-    assert not DirectChatModel.supports(ModelSpec(model="m", extra={"streaming": True}))
-    assert DirectChatModel.supports(ModelSpec(model="m", extra={"top_p": 0.9, "seed": 1}))
+def test_specs_the_http_transport_declines() -> None:
+    assert not HttpChatModel.supports(ModelSpec(model="m", extra={"streaming": True}))
+    assert HttpChatModel.supports(ModelSpec(model="m", extra={"top_p": 0.9, "seed": 1}))
     with pytest.raises(ValueError):
-        DirectChatModel(ModelSpec(provider="local", model="x"))
+        HttpChatModel(spec=ModelSpec(provider="local", model="x"))
+    assert JudgeReward(Rubric.default("greeting"), transport="direct").transport == "http"  # the old name
