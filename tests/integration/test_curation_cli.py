@@ -51,15 +51,20 @@ def test_curation_over_http_stub(tmp_path: Path) -> None:
     pairs, judgements, failures = read(out, "pairs"), read(out, "judgements"), read(out, "failures")
     assert report.processed == 6 and report.summary["complete"]
     assert {p["item_id"] for p in pairs} | {f["item_id"] for f in failures} == {j["item_id"] for j in judgements}
-    assert len(judgements) == 18 and not [f for f in failures if f["status"] != "no_pair"]
+    # A deterministic endpoint repeats itself: repeated candidates are recorded, never judged nor paired.
+    same = [f for f in failures if f["status"] == "identical"]
+    assert len(judgements) + len(same) == 18 and report.summary["identical_candidates"] == len(same)
+    assert not [f for f in failures if f["status"] not in ("no_pair", "identical")]
+    assert all(p["chosen"] != p["rejected"] for p in pairs)
     assert all(set(p["models"].values()) == {"stub"} for p in pairs)
     # Every model call went through HTTP with a structured-output request, under the shared limit.
-    assert stats.chat_requests == 6 * 3 * 5
+    assert stats.chat_requests == 6 * 3 + 4 * len(judgements)
     assert stats.max_concurrency <= 6 and rt.limiter.peak <= 6
     writer_requests = [r for r in server.requests if "WriterOutput" in json.dumps(r.get("response_format", {}))]
     assert len(writer_requests) == 18
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["usage"]["calls"] == 90 and summary["usage"]["tokens"] > 0
+    assert summary["usage"]["calls"] == stats.chat_requests and summary["usage"]["tokens"] > 0
+    assert sum(a["calls"] for a in summary["usage_by_agent"].values()) == stats.chat_requests
 
 
 def test_thirty_percent_http_faults_every_query_accounted_for(tmp_path: Path) -> None:
@@ -71,11 +76,12 @@ def test_thirty_percent_http_faults_every_query_accounted_for(tmp_path: Path) ->
     out = tmp_path / "out"
     pairs, failures = read(out, "pairs"), read(out, "failures")
     accounted = {p["item_id"] for p in pairs} | {f["item_id"] for f in failures}
-    assert len(accounted) == 12
+    items = json.loads((out / "summary.json").read_text())["items"]
+    # Items hit by a 500 or a 429 are pending (run again on --resume), never final; the others are done.
+    assert len(accounted) == items["finished"] and items["finished"] + items["pending"] == 12
+    assert items["pending"] and set(items["pending_by_kind"]) <= {"server", "rate_limited"}
     statuses = {f["status"] for f in failures}
-    assert {"error", "rate_limited", "parse_error"} <= statuses
-    assert all("429" in f["reason"] for f in failures if f["status"] == "rate_limited")
-    assert any("500" in (f["reason"] or "") for f in failures if f["status"] == "error")
+    assert "parse_error" in statuses and not statuses & {"error", "rate_limited"}
     malformed = [f for f in failures if f["status"] == "parse_error"]
     assert all(f["raw"] for f in malformed)  # the broken answer is kept for debugging
     assert "sk-test" not in (out / "failures.jsonl").read_text()  # no secret in outputs
