@@ -514,7 +514,10 @@ async def _drive(job: GraphJob, graph: Any, saver: Any, state: RunState, writers
             # that a resume runs it afresh (calls that succeeded are free again with a response cache).
             state.mark_pending(item, reason or "transient", run_id, spend.take())
             report.pending += 1
-            bar.advance(1, {"pending": 1})
+            # Trackers see its failures (they happened), not its other records (they are not kept).
+            failures = {**{name: [] for name in records}, "failures": records.get("failures", [])}
+            extra = job.progress_fields(failures) if job.progress_fields else {}
+            bar.advance(1, {"failed": 1, "pending": 1, **extra})
         else:
             commit(item, records, outcome)
         # The thread is no longer needed once the done row is committed; dropping it keeps the
