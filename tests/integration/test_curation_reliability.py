@@ -185,3 +185,17 @@ def test_one_candidate_warns_that_no_pair_can_form(tmp_path: Path) -> None:
                    "--candidates", 1, "--no-reflector")
     assert r.exit_code == 0 and "no pair can form" in " ".join(r.output.split())
     assert any("no pair can form" in w for w in summary(tmp_path / "out")["warnings"])
+
+
+def test_eval_judge_on_a_401_endpoint_exits_1_naming_the_key_variable(tmp_path: Path) -> None:
+    from inkforge.cli.judge import eval_judge_cmd
+
+    a = typer.Typer()
+    a.command()(eval_judge_cmd)
+    with StubServer(faults=Faults(status_rates={401: 1.0})) as server:
+        r = CliRunner().invoke(a, ["--labels", str(REPO / "inkforge" / "data" / "sample_labels.jsonl"),
+                                   "--out", str(tmp_path / "report.json"), "--config",
+                                   str(config(tmp_path, server.base_url)), "--bootstrap", "0"])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 1 and "HTTP 401 unauthorized" in text and KEY_ENV in text
+    assert not (tmp_path / "report.json").exists()  # no report of garbage
