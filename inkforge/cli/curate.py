@@ -29,7 +29,6 @@ from inkforge.cli.options import (
 from inkforge.cli.tracking import CommandTracking, LogEveryOpt, LoggingDirOpt, ReportToOpt
 from inkforge.core.errors import FailFastError, InkforgeError, InputError
 from inkforge.llm.budget import BudgetExceededError
-from inkforge.llm.failwatch import DEFAULT_MAX_RATE, DEFAULT_WINDOW
 
 # Spend and fail-fast flags, shared by every model-calling command (cli/judge.py imports them).
 MaxTokensOpt = Annotated[int | None, typer.Option(
@@ -38,11 +37,13 @@ MaxTokensOpt = Annotated[int | None, typer.Option(
 MaxCostOpt = Annotated[float | None, typer.Option(
     "--max-cost", min=0.0, help="Stop cleanly once this call spent this much (the specs' prices); --resume "
     "continues.")]
-FailWindowOpt = Annotated[int, typer.Option(
-    "--fail-window", min=0, help="Model calls the fail-fast check looks back on (0: off).")]
-MaxFailureRateOpt = Annotated[float, typer.Option(
+FailWindowOpt = Annotated[int | None, typer.Option(
+    "--fail-window", min=0, help="Model calls the fail-fast check looks back on (0: off; default: the config's "
+    "fail_fast.window, 20).")]
+MaxFailureRateOpt = Annotated[float | None, typer.Option(
     "--max-failure-rate", min=0.0, max=1.0, help="Stop (exit 1, resumable) once more than this share of the "
-    "last --fail-window calls failed; the message names the cause.")]
+    "last --fail-window calls failed; the message names the cause (default: the config's fail_fast.max_rate, "
+    "0.8).")]
 
 
 class IncompleteRunError(InkforgeError):
@@ -87,8 +88,8 @@ def curate_cmd(
                                                                       "finished with permanent failures.")] = False,
     max_tokens: MaxTokensOpt = None,
     max_cost: MaxCostOpt = None,
-    fail_window: FailWindowOpt = DEFAULT_WINDOW,
-    max_failure_rate: MaxFailureRateOpt = DEFAULT_MAX_RATE,
+    fail_window: FailWindowOpt = None,
+    max_failure_rate: MaxFailureRateOpt = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first K queries.")] = None,
     export: Annotated[list[str] | None, typer.Option("--export", help="Also export pairs: hf, verl, openrlhf "
                                                                       "(repeatable).")] = None,
@@ -158,7 +159,7 @@ def curate_cmd(
                                resume=resume, limit=limit, durability=durability,
                                on_progress=tee(RunProgressBar(console) if progress else None, tracking.on_progress),
                                total=total, retry_failed=retry_failed, max_tokens=max_tokens, max_cost=max_cost,
-                               fail_window=fail_window or None, max_failure_rate=max_failure_rate)
+                               fail_window=fail_window, max_failure_rate=max_failure_rate)
     except (BudgetExceededError, FailFastError):
         _print_saved_summary(out)  # what is saved so far; the error line follows
         raise

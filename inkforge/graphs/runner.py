@@ -81,7 +81,7 @@ from inkforge.graphs.run_state import (
     write_summary,
 )
 from inkforge.llm.budget import BudgetExceededError, SpendCap
-from inkforge.llm.failwatch import DEFAULT_MAX_RATE, DEFAULT_WINDOW, FailureWatch
+from inkforge.llm.failwatch import FailFastSettings
 from inkforge.llm.usage import add_usage
 
 log = logging.getLogger(__name__)
@@ -299,8 +299,8 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
                      max_in_flight: int | None = None, durability: Durability = "exit",
                      on_progress: ProgressCallback | None = None, on_item: Callable[[RunReport], None] | None = None,
                      total: int | None = None, retry_failed: bool = False, max_tokens: int | None = None,
-                     max_cost: float | None = None, fail_window: int | None = DEFAULT_WINDOW,
-                     max_failure_rate: float | None = DEFAULT_MAX_RATE) -> RunReport:
+                     max_cost: float | None = None, fail_window: int | None = None,
+                     max_failure_rate: float | None = None) -> RunReport:
     """Run ``job`` over every item of ``source``; see the module docstring for the guarantees.
 
     Args:
@@ -325,9 +325,11 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
         max_tokens: Spend cap of this call in tokens over every agent (needs ``runtime``); reaching it
             stops the run with :class:`~inkforge.llm.budget.BudgetExceededError`, resumable.
         max_cost: The same in cost.
-        fail_window: Model calls the fail-fast watch looks back on (``None``: no watch).
+        fail_window: Model calls the fail-fast watch looks back on (0: no watch; ``None``: the runtime
+            config's ``fail_fast.window``, 20 by default).
         max_failure_rate: Failure share of that window above which the run stops with
-            :class:`~inkforge.core.errors.FailFastError` naming the cause, resumable (``None``: never).
+            :class:`~inkforge.core.errors.FailFastError` naming the cause, resumable (``None``: the
+            config's ``fail_fast.max_rate``, 0.8 by default).
 
     Returns:
         A :class:`RunReport`.
@@ -356,9 +358,8 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
     spend = _Spend(runtime)
     guards = (runtime.usage.cap, runtime.usage.watch) if runtime is not None else (None, None)
     if runtime is not None:
-        watch = (FailureWatch(max_failure_rate, window=fail_window, what="model calls", unit="calls")
-                 if fail_window and max_failure_rate is not None else None)
-        runtime.usage.guard(SpendCap(max_tokens, max_cost), watch)
+        settings = getattr(getattr(runtime, "config", None), "fail_fast", None) or FailFastSettings()
+        runtime.usage.guard(SpendCap(max_tokens, max_cost), settings.watch(fail_window, max_failure_rate))
     elif max_tokens is not None or max_cost is not None:
         raise InputError("a spend cap needs the runtime whose usage it counts", field="max_tokens")
     try:

@@ -25,16 +25,42 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from inkforge.core.errors import FailFastError
 from inkforge.core.types import failure_kind
 
-__all__ = ["DEFAULT_MAX_RATE", "DEFAULT_WINDOW", "MIN_CALLS", "FailureWatch", "describe_cause"]
+__all__ = ["DEFAULT_MAX_RATE", "DEFAULT_WINDOW", "MIN_CALLS", "FailFastSettings", "FailureWatch", "describe_cause"]
 
 #: Results seen before the failure rate may stop a batch (all of them for a smaller batch).
 MIN_CALLS = 20
 #: Defaults of the runtime-wide watch: the last 20 calls, stop above 80% failures.
 DEFAULT_WINDOW = 20
 DEFAULT_MAX_RATE = 0.8
+
+
+class FailFastSettings(BaseModel):
+    """The run-wide fail-fast watch of a run configuration (``fail_fast:``); the commands' flags win.
+
+    Attributes:
+        window: Model calls looked back on (0: no watch).
+        max_rate: Failure share of the window above which a run stops.
+
+    Example:
+        >>> FailFastSettings().watch().window, FailFastSettings(window=0).watch()
+        (20, None)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    window: int = Field(default=DEFAULT_WINDOW, ge=0)
+    max_rate: float = Field(default=DEFAULT_MAX_RATE, ge=0.0, le=1.0)
+
+    def watch(self, window: int | None = None, max_rate: float | None = None) -> FailureWatch | None:
+        """A fresh run-wide watch (``window``/``max_rate`` override these settings), or ``None`` when off."""
+        w = self.window if window is None else window
+        rate = self.max_rate if max_rate is None else max_rate
+        return FailureWatch(rate, window=w, what="model calls", unit="calls") if w else None
 
 
 @dataclass(frozen=True)

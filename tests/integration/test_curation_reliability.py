@@ -38,12 +38,13 @@ def queries(tmp_path: Path, n: int) -> Path:
     return path
 
 
-def config(tmp_path: Path, base_url: str, name: str = "run.yaml", **spec: Any) -> Path:
+def config(tmp_path: Path, base_url: str, name: str = "run.yaml", extra: dict[str, Any] | None = None,
+           **spec: Any) -> Path:
     """A YAML endpoint spec, complete by itself (no OPENAI_* variable is set in these tests)."""
     path = tmp_path / name
     entry = {"base_url": base_url, "model": "stub", "api_key_env": KEY_ENV, "max_retries": 0, "max_reasks": 0,
              "timeout": 10, **spec}
-    path.write_text(yaml.safe_dump({"models": {"default": entry}, "cache": None, "concurrency": 16}),
+    path.write_text(yaml.safe_dump({"models": {"default": entry}, "cache": None, "concurrency": 16, **(extra or {})}),
                     encoding="utf-8")
     return path
 
@@ -199,3 +200,15 @@ def test_eval_judge_on_a_401_endpoint_exits_1_naming_the_key_variable(tmp_path: 
     text = " ".join(r.output.split())
     assert r.exit_code == 1 and "HTTP 401 unauthorized" in text and KEY_ENV in text
     assert not (tmp_path / "report.json").exists()  # no report of garbage
+
+
+def test_fail_fast_off_in_the_config_leaves_every_item_pending_and_exits_1(tmp_path: Path) -> None:
+    with StubServer(faults=Faults(status_rates={503: 1.0})) as server:
+        cfg = config(tmp_path, server.base_url, extra={"fail_fast": {"window": 0}})
+        r = curate(queries(tmp_path, 6), "--out", tmp_path / "out", "--config", cfg, "--candidates", 2,
+                   "--no-reflector")
+    s = summary(tmp_path / "out")
+    assert r.exit_code == 1 and "6 items are pending" in " ".join(r.output.split())
+    assert s["items"]["pending"] == 6 and s["items"]["pending_by_kind"] == {"server": 6}
+    assert s["usage_by_agent"]["writer"]["failed"] == {"error": 12}
+    assert (tmp_path / "out" / "pairs.jsonl").read_text() == ""  # nothing written for a pending item

@@ -245,7 +245,7 @@ async def arefine_judge(runtime: Runtime, labels: Sequence[dict[str, Any]], quer
                                   total=1, max_tokens=max_tokens, max_cost=max_cost,
                                   # Each judged batch has its own failure watch (ajudge_all), whose message
                                   # names the split; a run-wide one would only pre-empt it.
-                                  fail_window=None)
+                                  fail_window=0)
     except FailFastError as e:
         if (out / "summary.json").is_file():
             summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
