@@ -4,8 +4,9 @@ One SQLite file, ``OUT/.inkforge/run.sqlite``, next to the LangGraph checkpoints
 are finished (``done``: ``ok``, ``failed`` with permanent failures, or ``error`` when their graph
 raised), which ones are *pending* (their last try failed on a transient error: they run again on
 ``resume``), where each finished item's lines lie in every output file (so ``--retry-failed`` can cut
-them out exactly), and what every committed item cost (``spend``: per-agent usage deltas, written
-with the item, so a killed run keeps its accounting).
+them out exactly), and what the run spent (``spend``: the per-agent usage since the previous save,
+written with each finished or pending item, so a killed run keeps its accounting; with items in
+parallel a row's spend is the run's since the last save, not that item's alone: the sums are exact).
 
 Example:
     >>> import tempfile

@@ -33,6 +33,15 @@ nothing left to *run* (``StateSnapshot.next`` is empty) while the graph is not f
 such an item applies those writes and runs the rest of the graph. An invocation that returns before
 the end (a LangGraph ``interrupt``) is an error for that item, never its final state.
 
+**Done, failed, pending.** A finished item's records are sorted by :func:`classify_records` (or the
+job's ``classify``): with a transient failure (timeout, rate limit, connection, 5xx) it is *pending*:
+nothing is written, its checkpoint is dropped and ``resume`` runs it again; with a permanent one it
+is committed as ``failed`` with its records, and ``retry_failed`` cuts those lines out and runs it
+again; otherwise it is ``ok``. Every model call also feeds the runtime's fail-fast watch and spend
+cap (``fail_window``/``max_failure_rate``, ``max_tokens``/``max_cost``): tripping either stops the
+run cleanly, resumable. What the run spent since the previous save is saved with each item
+(:mod:`inkforge.graphs.run_state`), so ``summary.json`` counts a killed run's calls too.
+
 **Context.** A job's ``context`` (the graph's dependencies: bound agents, retriever, options) is
 passed to every invocation (``ainvoke(..., context=job.context)``), resumes included; LangGraph does
 not checkpoint it.
