@@ -212,3 +212,43 @@ def test_cli_sigint_then_resume_completes_without_duplicates(tmp_path: Path) -> 
     assert len(lines) == len(set(lines))
     accounted = {p["item_id"] for p in read(out, "pairs")} | {f["item_id"] for f in read(out, "failures")}
     assert accounted == {f"q{i}" for i in range(16)}
+
+
+@pytest.mark.slow
+def test_a_killed_run_keeps_the_spend_of_its_saved_items(tmp_path: Path) -> None:
+    queries = tmp_path / "q.txt"
+    queries.write_text("".join(f"给第{i}位老师的教师节祝福\n" for i in range(16)), encoding="utf-8")
+    out = tmp_path / "out"
+    db_path = out / ".inkforge" / "run.sqlite"
+
+    def spend_calls(run: int) -> int:
+        db = sqlite3.connect(db_path)
+        rows = db.execute("SELECT agents FROM spend WHERE run=?", (run,)).fetchall()
+        db.close()
+        return sum(a["calls"] for (agents,) in rows for a in json.loads(agents).values())
+
+    with StubServer(faults=Faults(latency_s=0.05)) as server:
+        cmd = [sys.executable, "-c", "import typer; from inkforge.cli.curate import curate_cmd; "
+               "typer.run(curate_cmd)", str(queries), "--out", str(out), "--base-url", server.base_url,
+               "--model", "stub", "--concurrency", "4", "--candidates", "2", "--no-progress", "--no-reflector"]
+        env = {**os.environ, "OPENAI_API_KEY": "sk-test", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline, done = time.time() + 60, 0
+        while time.time() < deadline and done < 3:
+            time.sleep(0.1)
+            try:
+                db = sqlite3.connect(db_path)
+                done = db.execute("SELECT COUNT(*) FROM done").fetchone()[0]
+                db.close()
+            except sqlite3.Error:
+                pass
+        proc.kill()  # SIGKILL: no finally runs, no summary is written
+        proc.wait(timeout=30)
+        killed = spend_calls(1)
+        assert killed >= 3 * 3  # at least the saved items' own calls (writer ×2 + critics, judge...)
+        res = subprocess.run([*cmd, "--resume"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        requests = server.stats.chat_requests
+    assert res.returncode == 0, res.stdout + res.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] and summary["usage"]["calls"] == killed + spend_calls(2)
+    assert killed + spend_calls(2) <= requests  # only the killed run's unsaved calls are missing
