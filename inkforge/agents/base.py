@@ -193,6 +193,10 @@ class Agent(Generic[OutT]):
 
         Returns:
             An :class:`AgentResult`; never raises for model or parsing failures.
+
+        Raises:
+            BudgetExceededError: The run's spend cap is reached (before the call).
+            FailFastError: The run's failure watch tripped (after the call).
         """
         t0 = time.perf_counter()
         rt = self.runtime
@@ -214,6 +218,7 @@ class Agent(Generic[OutT]):
                         model=spec.model, prompt_version=self.version, seconds=time.perf_counter() - t0)
                     self._account(res)
                     return res
+        rt.usage.admit()  # the run's spend cap: raises BudgetExceededError once reached
         res = await self._call_model(messages, spec, sample=sample, variables=variables)
         res.seconds = time.perf_counter() - t0
         if res.ok and key is not None and res.output is not None:
@@ -225,9 +230,12 @@ class Agent(Generic[OutT]):
         return res
 
     def _account(self, res: AgentResult[OutT]) -> None:
+        # May raise FailFastError: the run's failure watch sees every call here.
+        spec = self.spec
         self.runtime.usage.record(self.name, status=res.status, cached=res.cached, attempts=res.attempts,
                                   input_tokens=res.input_tokens, output_tokens=res.output_tokens,
-                                  cost=res.cost, seconds=res.seconds)
+                                  cost=res.cost, seconds=res.seconds, kind=getattr(res, "kind", None),
+                                  error=res.error, endpoint=spec.base_url, key_env=spec.api_key_env)
 
     def _methods(self, spec: Any) -> list[str]:
         rejected = self.runtime.rejected_methods.get(spec.model_dump_json(), set())

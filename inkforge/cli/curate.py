@@ -28,7 +28,27 @@ from inkforge.cli.options import (
     writable_out,
 )
 from inkforge.cli.tracking import CommandTracking, LogEveryOpt, LoggingDirOpt, ReportToOpt
-from inkforge.core.errors import InputError
+from inkforge.core.errors import FailFastError, InkforgeError, InputError
+from inkforge.llm.budget import BudgetExceededError
+
+# Spend and fail-fast flags, shared by every model-calling command (cli/judge.py imports them).
+MaxTokensOpt = Annotated[int | None, typer.Option(
+    "--max-tokens", min=1, help="Stop cleanly once this call spent this many tokens (all agents); --resume "
+    "continues.")]
+MaxCostOpt = Annotated[float | None, typer.Option(
+    "--max-cost", min=0.0, help="Stop cleanly once this call spent this much (the specs' prices); --resume "
+    "continues.")]
+FailWindowOpt = Annotated[int | None, typer.Option(
+    "--fail-window", min=0, help="Model calls the fail-fast check looks back on (0: off; default: the config's "
+    "fail_fast.window, 20).")]
+MaxFailureRateOpt = Annotated[float | None, typer.Option(
+    "--max-failure-rate", min=0.0, max=1.0, help="Stop (exit 1, resumable) once more than this share of the "
+    "last --fail-window calls failed; the message names the cause (default: the config's fail_fast.max_rate, "
+    "0.8).")]
+
+
+class IncompleteRunError(InkforgeError):
+    """The run ended with items still pending (transient failures): exit non-zero, --resume finishes it."""
 
 
 @handle_errors
@@ -49,13 +69,28 @@ def curate_cmd(
     corpus: Annotated[Path | None, typer.Option("--corpus", help="Few-shot corpus .jsonl (id, query, response"
                                                                 "[, popularity]); none: no examples.")] = None,
     k: Annotated[int, typer.Option("--k", min=1, help="Few-shot examples per query.")] = 3,
-    retriever: Annotated[str, typer.Option("--retriever", help="embedding (sentence-transformers) | keyword.")]
-    = "embedding",
+    retriever: Annotated[str, typer.Option("--retriever", help="auto (by the task's language) | lexical (BM25) | "
+                                                               "embedding | hybrid | keyword.")] = "auto",
     embedding_model: Annotated[str | None, typer.Option("--embedding-model", help="sentence-transformers model "
-                                                                                   "(hub id or folder).")] = None,
+                                                                                   "(hub id or folder); with "
+                                                                                   "auto: hybrid.")] = None,
+    rerank: Annotated[str | None, typer.Option("--rerank", help="popularity (similarity + λ·log(1+popularity)) | "
+                                                                "clicks (the paper's order) | none.")] = None,
+    popularity_weight: Annotated[float | None, typer.Option("--popularity-weight", min=0.0,
+                                                            help="λ of the popularity rerank.")] = None,
+    min_similarity: Annotated[float | None, typer.Option("--min-similarity", help="Similarity floor of the "
+                                                                                  "examples (default: by kind).")]
+    = None,
     no_reflector: Annotated[bool, typer.Option("--no-reflector", help="Drop the reflector: the judge's label is "
                                                                       "final.")] = False,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in --out.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in --out (pending items run "
+                                                          "again).")] = False,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="With --resume: also run again the items "
+                                                                      "finished with permanent failures.")] = False,
+    max_tokens: MaxTokensOpt = None,
+    max_cost: MaxCostOpt = None,
+    fail_window: FailWindowOpt = None,
+    max_failure_rate: MaxFailureRateOpt = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first K queries.")] = None,
     export: Annotated[list[str] | None, typer.Option("--export", help="Also export pairs: hf, verl, openrlhf "
                                                                       "(repeatable).")] = None,
@@ -82,8 +117,14 @@ def curate_cmd(
         raise InputError(f"must be one of {', '.join(PAIR_POLICIES)}", field="--pair-policy")
     if mode not in MODES:
         raise InputError(f"must be one of {', '.join(MODES)}", field="--mode")
-    if retriever not in ("embedding", "keyword"):
-        raise InputError("must be embedding or keyword", field="--retriever")
+    from inkforge.graphs.retrieval.factory import RETRIEVER_KINDS, RetrievalSettings
+
+    if retriever not in RETRIEVER_KINDS:
+        raise InputError(f"must be one of {', '.join(RETRIEVER_KINDS)}", field="--retriever")
+    if retry_failed and not resume:
+        raise InputError("needs --resume (it re-runs failed items of a saved run)", field="--retry-failed")
+    settings = RetrievalSettings.from_options(kind=retriever, model=embedding_model, k=k, rerank=rerank,
+                                              popularity_weight=popularity_weight, min_similarity=min_similarity)
     if durability not in ("exit", "async", "sync"):
         raise InputError("must be exit, async or sync", field="--durability")
     tracking = CommandTracking.from_flags(report_to, logging_dir, log_every, default_dir=out / "runs", run_name=out.name,
@@ -99,14 +140,15 @@ def curate_cmd(
         prepare_out_dir(out, resume=False)  # raises the standard message
     runtime = runtime_from_flags(config, base_url, model, concurrency, task=task)
     ret: Any = None
+    if candidates == 1 and mode == "write":
+        console.print("[yellow]warning:[/yellow] --candidates 1: no pair can form (a pair needs a good and a bad "
+                      "candidate of the same query)")
     if corpus is not None and mode == "write":
-        from inkforge.graphs.retrieval import EmbeddingRetriever, KeywordRetriever
+        from inkforge.graphs.retrieval.factory import build_retriever
 
-        if retriever == "keyword":
-            ret = KeywordRetriever(corpus)
-        else:
-            ret = EmbeddingRetriever(corpus, model=embedding_model)
-            with console.status("embedding the few-shot corpus"):
+        ret = build_retriever(corpus, settings, task=runtime.task)
+        if hasattr(ret, "build"):
+            with console.status("indexing the few-shot corpus"):
                 ret.build()
     agents = agents_from_config(runtime, **({"reflector": None} if no_reflector else {}))
     graph = build_curation_graph(runtime, **agents, retriever=ret, k=k, n_candidates=candidates,
@@ -118,12 +160,32 @@ def curate_cmd(
             report = run_graph(tracking.job(curation_job(graph)), queries, out_dir=out, runtime=runtime,
                                resume=resume, limit=limit, durability=durability,
                                on_progress=tee(RunProgressBar(console) if progress else None, tracking.on_progress),
-                               total=total)
+                               total=total, retry_failed=retry_failed, max_tokens=max_tokens, max_cost=max_cost,
+                               fail_window=fail_window, max_failure_rate=max_failure_rate)
+    except (BudgetExceededError, FailFastError):
+        _print_saved_summary(out)  # what is saved so far; the error line follows
+        raise
     finally:
         runtime.close()
     if export:
         export_pairs(out, export, language=runtime.task.language)
     _print_summary(report.summary, out)
+    pending = report.summary["items"]["pending"]
+    if pending:
+        raise IncompleteRunError(f"{pending} items are pending after transient failures "
+                                 f"({_kinds(report.summary['items']['pending_by_kind'])}); rerun with --resume")
+
+
+def _kinds(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "0"
+
+
+def _print_saved_summary(out: Path) -> None:
+    import json
+
+    path = out / "summary.json"
+    if path.is_file():
+        _print_summary(json.loads(path.read_text(encoding="utf-8")), out)
 
 
 def _print_summary(s: dict, out: Path) -> None:  # type: ignore[type-arg]
@@ -131,8 +193,12 @@ def _print_summary(s: dict, out: Path) -> None:  # type: ignore[type-arg]
 
     t = Table(title=f"curation → {out}", show_header=False)
     usage = s.get("usage", {})
+    items = s["items"]
     rows = [
-        ("items finished", f"{s['items']['finished']} / {s['items']['input']}"),
+        ("items done / failed / pending", f"{items.get('done', 0)} / {items.get('failed', 0)} / "
+                                          f"{items.get('pending', 0)} of {items['input']}"
+                                          + (f" (pending: {_kinds(items['pending_by_kind'])})"
+                                             if items.get("pending_by_kind") else "")),
         ("pairs", f"{s['pairs']} (from {s['items_with_pairs']} queries)"),
         ("no pair", ", ".join(f"{k} {v}" for k, v in s["no_pair"].items()) or "0"),
         ("failures", ", ".join(f"{stage}: {sum(v.values())}" for stage, v in s["failures"].items()) or "0"),
@@ -141,8 +207,12 @@ def _print_summary(s: dict, out: Path) -> None:  # type: ignore[type-arg]
                                       f"(chosen longer in {s['lengths']['chosen_longer_share']})"),
         ("model calls / tokens / cost", f"{usage.get('calls', 0)} / {usage.get('tokens', 0):,} / "
                                         f"${usage.get('cost', 0):.4f}"),
+        ("identical candidates", str(s.get("identical_candidates", 0))),
         ("wall time", f"{s['wall_s']} s over {s['runs']} run(s)"),
     ]
+    for agent, a in (s.get("usage_by_agent") or {}).items():
+        rows.append((f"  {agent}", f"{a['calls']} calls, {a['tokens']:,} tokens, ${a['cost']:.4f}, failed "
+                                   f"{_kinds(a['failed'])}"))
     for k, v in rows:
         t.add_row(k, str(v))
     console.print(t)

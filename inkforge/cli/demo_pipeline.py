@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,26 @@ def _device_flags() -> dict[str, Any]:
             "logging_steps": 1}
 
 
+def _resume_or_fresh(folder: Path, stage: Callable[[bool], Any]) -> Any:
+    """Run a stage resuming the demo's earlier outputs in ``folder`` when they match, else afresh.
+
+    A demo run earlier with other settings (another model, an endpoint) left a run that cannot be
+    resumed with these: it is the demo's own leftover, so it is replaced, never an error.
+    """
+    from inkforge.core.errors import InputError
+
+    if not folder.exists():
+        return stage(False)
+    try:
+        return stage(True)
+    except InputError as e:
+        if e.field != "--resume" and "resume" not in str(e):
+            raise
+        console.print(f"[yellow]{folder} holds an earlier demo run with other settings; starting it afresh[/yellow]")
+        shutil.rmtree(folder)
+        return stage(False)
+
+
 def run_pipeline(runtime: Any, queries: list[str], out: Path) -> dict[str, Any]:
     """Run the stages; returns a summary (also written to ``out/summary.json``)."""
     from inkforge.evaluation import load_labels
@@ -56,9 +78,9 @@ def run_pipeline(runtime: Any, queries: list[str], out: Path) -> dict[str, Any]:
     cfg_path = _write_config(runtime, out / "inkforge.yaml")
 
     console.rule("2. curation graph: writer ×2 → critics → judge → reflector → pairs")
-    pairs = curate(queries, runtime, out_dir=out / "curation", resume=(out / "curation").exists(),
-                   n_candidates=2, pair_policy="one", corpus=_data("sample_corpus.jsonl"), k=2, on_progress=RunProgressBar(console),
-                   as_records=True)
+    pairs = _resume_or_fresh(out / "curation", lambda resume: curate(
+        queries, runtime, out_dir=out / "curation", resume=resume, n_candidates=2, pair_policy="one",
+        corpus=_data("sample_corpus.jsonl"), k=2, on_progress=RunProgressBar(console), as_records=True))
     cur = json.loads((out / "curation" / "summary.json").read_text(encoding="utf-8"))
     console.print(f"pairs: {len(pairs)}; summary: { {k: cur.get(k) for k in ('items', 'pairs', 'no_pair', 'failed')} }")
     summary["curation"] = cur
@@ -66,8 +88,8 @@ def run_pipeline(runtime: Any, queries: list[str], out: Path) -> dict[str, Any]:
     console.rule("3. judge refinement: adversarial game + reflection, gated on held-out labels")
     labels = load_labels(_data("sample_labels.jsonl"))
     refine_cfg = RefinementConfig(iterations=1, adversarial_batch=2, reflection_batch=4, val_fraction=0.5, seed=0)
-    result = refine_judge(runtime, labels, queries, out_dir=out / "judge", config=refine_cfg,
-                          resume=(out / "judge").exists())
+    result = _resume_or_fresh(out / "judge", lambda resume: refine_judge(
+        runtime, labels, queries, out_dir=out / "judge", config=refine_cfg, resume=resume))
     rubric_path = out / "judge" / "rubric.json"
     console.print(f"rubric {rubric_path} (version {json.loads(rubric_path.read_text('utf-8'))['version']})")
     summary["refinement"] = getattr(result, "summary", None) or str(result)

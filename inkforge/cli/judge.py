@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from inkforge.cli.curate import MaxCostOpt, MaxTokensOpt
 from inkforge.cli.display import num, pct
 from inkforge.cli.options import (
     BaseUrlOpt,
@@ -115,6 +116,8 @@ def refine_judge_cmd(
         "--refine-config", help="YAML of refinement settings (batch sizes, tolerance...; see RefinementConfig); "
         "over the --config file's refinement: section, under the flags.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the checkpointed run of the same inputs.")] = False,
+    max_tokens: MaxTokensOpt = None,
+    max_cost: MaxCostOpt = None,
     config: ConfigOpt = None,
     base_url: BaseUrlOpt = None,
     model: ModelOpt = None,
@@ -161,7 +164,8 @@ def refine_judge_cmd(
     try:
         with tracking, console.status("refining the judge rubric…"):
             result = run_sync(arefine_judge(runtime, rows, qs, out_dir=out, config=cfg, resume=resume,
-                                               on_gate=on_gate, on_progress=tracking.run_progress_at_last_step()))
+                                            on_gate=on_gate, on_progress=tracking.run_progress_at_last_step(),
+                                            max_tokens=max_tokens, max_cost=max_cost))
     finally:
         runtime.close()
     s = result.summary
@@ -202,6 +206,8 @@ def eval_judge_cmd(
     max_failure_rate: Annotated[float, typer.Option(
         "--max-failure-rate", min=0.0, max=1.0,
         help="Stop without a report (exit 1) once more than this share of the judge calls fail.")] = 0.5,
+    max_tokens: MaxTokensOpt = None,
+    max_cost: MaxCostOpt = None,
     config: ConfigOpt = None,
     base_url: BaseUrlOpt = None,
     model: ModelOpt = None,
@@ -240,6 +246,9 @@ def eval_judge_cmd(
                                           run_name=out.stem, config={"command": "eval-judge", "labels": str(labels),
                                                                      "rubric": str(rubric) if rubric else None})
     runtime = runtime_from_flags(config, base_url, model, concurrency, task=task or (rb.task if rb else None))
+    from inkforge.llm.budget import SpendCap
+
+    runtime.usage.guard(SpendCap(max_tokens, max_cost))  # the report is all or nothing: a capped run writes none
     try:
         with tracking, Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                 console=console, transient=True) as progress:

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
+from inkforge.cli.curate import MaxCostOpt, MaxTokensOpt
 from inkforge.cli.options import (
     BaseUrlOpt,
     ConcurrencyOpt,
@@ -173,6 +174,8 @@ def audit_judge_cmd(
     role: RoleOpt = "detector",
     cache: CacheOpt = None,
     html: HtmlOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    max_cost: MaxCostOpt = None,
 ) -> None:
     """Audit a judge before training against it: human agreement beside the length baseline, length
     bias, pairwise position bias, attack susceptibility and consistency across samples."""
@@ -187,6 +190,10 @@ def audit_judge_cmd(
         attack_rows = attack_rows[:attack_limit]
     check_html(html)
     judge = _judge(rubric, config, base_url, model, concurrency, cache, role=role)
+    if max_tokens is not None or max_cost is not None:
+        from inkforge.llm.budget import SpendCap
+
+        judge.runtime.usage.guard(SpendCap(max_tokens, max_cost), judge.runtime.usage.watch)
     try:
         report = run_sync(audit_judge(judge, rows, attacks=attack_rows, pairs=pairs, samples=samples,
                                          consistency_items=consistency_items, seed=seed))

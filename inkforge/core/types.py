@@ -12,6 +12,7 @@ Example:
 """
 
 # No ``from __future__ import annotations``: TypedDict reads ``NotRequired`` from evaluated annotations.
+import re
 from typing import Any, Literal, NotRequired, TypedDict, get_args
 
 #: The outcome of one model call: ``ok`` or the kind of failure. A failure is a status, never a default.
@@ -45,12 +46,54 @@ def is_transient(status: str, kind: str | None = None) -> bool:
     return status in TRANSIENT_STATUSES or (kind is not None and kind in TRANSIENT_KINDS)
 
 
+_HTTP_KINDS: dict[int, ErrorKind] = {400: "bad_request", 401: "auth", 403: "permission", 404: "not_found",
+                                     408: "timeout", 413: "context_length", 422: "bad_request", 429: "rate_limited"}
+_CODE = re.compile(r"(?:error code|status(?: code)?|http)[:= ]+(\d{3})\b", re.IGNORECASE)
+
+
+def failure_kind(status: str, error: str | None = None, kind: str | None = None) -> str | None:
+    """The :data:`ErrorKind` of a failed call: its recorded ``kind``, else read off its status and message.
+
+    Clients that type their errors record the kind; for the others (and for records written before
+    kinds existed) the HTTP status code in the message decides, then connection errors, then the
+    status. ``None`` for a success.
+
+    Example:
+        >>> failure_kind("error", "InternalServerError: Error code: 503 - busy"), failure_kind("error", "APIConnectionError: Connection error.")
+        ('server', 'connection')
+        >>> failure_kind("error", "AuthenticationError: Error code: 401"), failure_kind("parse_error")
+        ('auth', 'parse')
+    """
+    if status == "ok":
+        return None
+    if kind:
+        return kind
+    text = error or ""
+    m = _CODE.search(text)
+    if m:
+        code = int(m.group(1))
+        return "server" if code >= 500 else _HTTP_KINDS.get(code, "bad_request" if code >= 400 else "other")
+    if status in ("timeout", "rate_limited"):
+        return status
+    if status == "parse_error":
+        return "parse"
+    if status == "refused":
+        return "content_filter"
+    if "connect" in text.lower():
+        return "connection"
+    return "other"
+
+
 # --------------------------------------------------------------------------------------- record shapes
 # The lines runs write. Keys marked NotRequired appear only on some lines (see each field).
 
-#: A failure line's status: a model call's :data:`Status`, or ``no_pair`` (the query yielded no pair).
+#: A failure line's status: a model call's :data:`Status`, ``no_pair`` (the query yielded no pair) or
+#: ``identical`` (a candidate identical to an earlier one of its query: not judged, never paired).
 #: (Every :data:`Status` but ``ok``: a line here is never a success.)
-FailureStatus = Literal["parse_error", "timeout", "refused", "rate_limited", "error", "no_pair"]
+FailureStatus = Literal["parse_error", "timeout", "refused", "rate_limited", "error", "no_pair", "identical"]
+
+#: Failure-line statuses that describe the data, not a failed call (never make an item pending or failed).
+DATA_STATUSES: frozenset[str] = frozenset({"no_pair", "identical"})
 
 
 class FailureRecord(TypedDict):
@@ -70,6 +113,7 @@ class FailureRecord(TypedDict):
         reason: The error message or the no-pair reason (``None`` if the agent gave none).
         raw: The model's raw text (agent failures; what a human needs to debug), else ``None``.
         slot: The graph slot (``writer``, ``judge``, an extra node's name...).
+        kind: The failed call's :data:`ErrorKind` (agent failures), which says whether it is transient.
         candidate: Candidate index, or ``None`` for a whole-query record.
         attempts: Model calls the agent made (re-asks included).
         model: Model name.
@@ -90,6 +134,7 @@ class FailureRecord(TypedDict):
     reason: str | None
     raw: str | None
     slot: NotRequired[str]
+    kind: NotRequired[str | None]
     candidate: NotRequired[int | None]
     attempts: NotRequired[int | None]
     model: NotRequired[str | None]

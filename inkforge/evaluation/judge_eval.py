@@ -12,7 +12,8 @@ of them for a smaller set), the remaining calls are cancelled and
 
 Example:
     >>> import asyncio
-    >>> from inkforge.llm.runtime import Runtime
+    >>> from inkforge.llm.failwatch import MIN_CALLS, FailureWatch
+from inkforge.llm.runtime import Runtime
     >>> from inkforge.testing import FakeChatModel
     >>> fake = FakeChatModel(responder=lambda messages, schema: {"explanation": "ok", "verdict": "Good"})
     >>> rows = [{"query": "q", "response": "r" * n, "label": int(n > 40)} for n in (20, 30, 45, 60)]
@@ -33,72 +34,20 @@ from typing import Any
 from inkforge.agents import DETECTOR, AgentDef
 from inkforge.agents.base import AgentResult
 from inkforge.agents.detector import detector_for_rubric
-from inkforge.core.errors import FailFastError, InputError
+from inkforge.core.errors import InputError
 from inkforge.core.rubric import Rubric
 from inkforge.evaluation.labels import dedupe_labels
 from inkforge.evaluation.metrics import LENGTH_RULE_THRESHOLD, judge_report, response_length
 from inkforge.evaluation.prevalence import corrected_pass_rate
+from inkforge.llm.failwatch import MIN_CALLS, FailureWatch
 from inkforge.llm.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MIN_CALLS", "FailureWatch", "aevaluate_judge", "ajudge_all"]
+__all__ = ["MIN_CALLS", "aevaluate_judge", "ajudge_all"]
 
-#: Judge calls seen before the failure rate may stop an evaluation (all of them for a smaller set).
-MIN_CALLS = 20
-
-
-class FailureWatch:
-    """Stops a batch of judge calls once most of them fail.
-
-    The check is on the results so far: after ``min(MIN_CALLS, total)`` results, a failure share
-    above ``max_rate`` raises :class:`~inkforge.core.errors.FailFastError` with the failures by status
-    and the first error message. It is self-contained so that a shared failure-rate monitor of the
-    model layer can replace it without changing :func:`aevaluate_judge`'s behaviour.
-
-    Example:
-        >>> watch = FailureWatch(max_rate=0.5, total=3)
-        >>> watch.record("ok", None)
-        >>> watch.record("error", "HTTP 500")
-        >>> try:
-        ...     watch.record("error", "HTTP 500")
-        ... except FailFastError as e:
-        ...     print(str(e).split(";")[0])
-        judge calls failed on 2 of 3 rows (67%)
-    """
-
-    def __init__(self, max_rate: float | None, total: int, min_calls: int = MIN_CALLS) -> None:
-        self.max_rate = max_rate
-        self.needed = max(1, min(min_calls, total))
-        self.done = 0
-        self.by_status: dict[str, int] = {}
-        self.first_error: str | None = None
-
-    @property
-    def failed(self) -> int:
-        """Failed calls so far."""
-        return sum(self.by_status.values())
-
-    def record(self, status: str, error: str | None) -> None:
-        """Count one result; raise once the failure share is too high.
-
-        Raises:
-            FailFastError: More than ``max_rate`` of at least ``min(MIN_CALLS, total)`` results failed
-                (``max_rate`` 1.0 never stops).
-        """
-        self.done += 1
-        if status != "ok":
-            self.by_status[status] = self.by_status.get(status, 0) + 1
-            if self.first_error is None:
-                self.first_error = error or status
-        if self.max_rate is None or self.done < self.needed:
-            return
-        rate = self.failed / self.done
-        if rate > self.max_rate:
-            raise FailFastError(
-                f"judge calls failed on {self.failed} of {self.done} rows ({rate:.0%}); more than "
-                f"max_failure_rate={self.max_rate} of the calls fail, so the evaluation stops without a report: "
-                f"{self.by_status}; first error: {self.first_error}. Check the endpoint, the model name and the key")
+# The failure watch has one home, the model layer; re-exported here where evaluations always found it.
+__all__ += ["FailureWatch"]
 
 
 async def ajudge_all(agent: Any, inputs: Sequence[dict[str, Any]], *, max_failure_rate: float | None = 0.5,
@@ -137,7 +86,9 @@ async def ajudge_all(agent: Any, inputs: Sequence[dict[str, Any]], *, max_failur
         done += 1
         if on_progress is not None:
             on_progress(done, total)
-        watch.record(res.status, res.error)
+        spec = getattr(agent, "spec", None)
+        watch.record(res.status, res.error, kind=getattr(res, "kind", None),
+                     endpoint=getattr(spec, "base_url", None), key_env=getattr(spec, "api_key_env", None))
         return res
 
     tasks = [asyncio.ensure_future(one(v)) for v in inputs]

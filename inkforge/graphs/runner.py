@@ -33,6 +33,15 @@ nothing left to *run* (``StateSnapshot.next`` is empty) while the graph is not f
 such an item applies those writes and runs the rest of the graph. An invocation that returns before
 the end (a LangGraph ``interrupt``) is an error for that item, never its final state.
 
+**Done, failed, pending.** A finished item's records are sorted by :func:`classify_records` (or the
+job's ``classify``): with a transient failure (timeout, rate limit, connection, 5xx) it is *pending*:
+nothing is written, its checkpoint is dropped and ``resume`` runs it again; with a permanent one it
+is committed as ``failed`` with its records, and ``retry_failed`` cuts those lines out and runs it
+again; otherwise it is ``ok``. Every model call also feeds the runtime's fail-fast watch and spend
+cap (``fail_window``/``max_failure_rate``, ``max_tokens``/``max_cost``): tripping either stops the
+run cleanly, resumable. What the run spent since the previous save is saved with each item
+(:mod:`inkforge.graphs.run_state`), so ``summary.json`` counts a killed run's calls too.
+
 **Context.** A job's ``context`` (the graph's dependencies: bound agents, retriever, options) is
 passed to every invocation (``ainvoke(..., context=job.context)``), resumes included; LangGraph does
 not checkpoint it.
@@ -58,10 +67,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -70,15 +77,28 @@ from typing import Any, Literal
 
 from inkforge.core.aio import run_sync  # noqa: F401  (re-exported: runner.run_sync)
 from inkforge.core.errors import FailFastError, InkforgeError, InputError
-from inkforge.core.io import JsonlWriter, atomic_write_json, dumps
+from inkforge.core.io import JsonlWriter, dumps
 from inkforge.graphs.items import Mode, QueryItem, read_queries, validate_queries
+from inkforge.graphs.run_state import (
+    RETRYABLE_STATUSES,
+    STATE_DIR,
+    Outcome,
+    RunState,
+    check_fingerprint,
+    classify_records,
+    prepare_out_dir,
+    write_summary,
+)
+from inkforge.llm.budget import BudgetExceededError, SpendCap
+from inkforge.llm.failwatch import FailFastSettings
+from inkforge.llm.usage import add_usage
 
 log = logging.getLogger(__name__)
 
 Durability = Literal["sync", "async", "exit"]
 Records = dict[str, list[dict[str, Any]]]
-
-STATE_DIR = ".inkforge"
+#: What became of an item: finished (``ok``), finished with permanent failures (``failed``), or not
+#: finished because a failure may pass on its own (``pending``: run again on resume).
 #: Items whose graph raised, in a row, before the run stops (a bug, not bad luck).
 MAX_ERROR_STREAK = 20
 
@@ -112,6 +132,11 @@ class GraphJob:
             stays unfinished with its checkpoint, so ``resume`` continues it from its last saved step.
         restart_on: Exceptions that stop the run like ``raise_on`` and also drop the item's checkpoint,
             so that ``resume`` starts it afresh (an error its saved progress would only repeat).
+            A spend cap (:class:`~inkforge.llm.budget.BudgetExceededError`) always stops like
+            ``raise_on``, a tripped failure watch (:class:`~inkforge.core.errors.FailFastError`) like
+            ``restart_on``, dropping every in-flight item's checkpoint (they hold the failures).
+        classify: (records of one item) → (:data:`Outcome`, reason). Default :func:`classify_records`:
+            any transient failure line makes the item ``pending``, a permanent one ``failed``.
     """
 
     graph: Any
@@ -129,6 +154,7 @@ class GraphJob:
     on_step: Callable[[QueryItem, dict[str, Any]], bool | None] | None = None
     raise_on: tuple[type[BaseException], ...] = ()
     restart_on: tuple[type[BaseException], ...] = ()
+    classify: Callable[[Records], tuple[Outcome, str | None]] | None = None
 
 
 class IncompleteItemError(InkforgeError, RuntimeError):
@@ -147,6 +173,9 @@ class RunReport:
         duplicates: Rows identical to an earlier row of the same input (same content hash), skipped.
         resumed: Items continued from a saved checkpoint.
         errors: Items whose graph raised (recorded as failures).
+        failed: Items finished with permanent failures (kept with their records).
+        pending: Items that ended on transient failures: not finished, run again on resume.
+        retried: Finished items forgotten by ``retry_failed`` to run again.
         paused: Items paused by the job's ``on_step`` (unfinished, resumable).
         records: Lines written by this call, per output.
         wall_s: Wall time of this call.
@@ -164,6 +193,9 @@ class RunReport:
     duplicates: int = 0
     resumed: int = 0
     errors: int = 0
+    failed: int = 0
+    pending: int = 0
+    retried: int = 0
     paused: int = 0
     records: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
@@ -172,116 +204,6 @@ class RunReport:
     usage: dict[str, Any] = field(default_factory=dict)
     peak_in_flight: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
-
-
-# ------------------------------------------------------------------------------------------- state
-
-
-class RunState:
-    """The run's bookkeeping database: fingerprint, finished items and committed output sizes.
-
-    Plain :mod:`sqlite3` in WAL mode with ``synchronous=NORMAL``, used from the event loop thread
-    only: a commit is one small transaction per item, cheap enough not to need a thread.
-
-    Example:
-        >>> import tempfile
-        >>> from pathlib import Path
-        >>> state = RunState(Path(tempfile.mkdtemp()) / "run.sqlite")
-        >>> state.commit(QueryItem(key="k1", id="q1", query="q"), "ok", state.start_run(), {"results": 12})
-        >>> state.done_run("k1"), state.file_sizes(), state.counts()
-        (1, {'results': 12}, {'ok': 1})
-        >>> state.close()
-    """
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path), isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL: a power cut can lose the last commits (those items are redone), never corrupt.
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(
-            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
-            "CREATE TABLE IF NOT EXISTS done (key TEXT PRIMARY KEY, item_id TEXT, status TEXT, run INTEGER,"
-            " finished REAL);"
-            "CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, size INTEGER);"
-            "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, started REAL, wall_s REAL,"
-            " processed INTEGER, interrupted INTEGER, usage TEXT);")
-
-    def meta(self, key: str) -> Any:
-        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def set_meta(self, key: str, value: Any) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True)))
-
-    def start_run(self) -> int:
-        cur = self.db.execute("INSERT INTO runs (started, wall_s, processed, interrupted, usage) "
-                              "VALUES (?, 0, 0, 0, '{}')", (time.time(),))
-        return int(cur.lastrowid or 0)
-
-    def end_run(self, run: int, *, wall_s: float, processed: int, interrupted: bool, usage: dict[str, Any]) -> None:
-        self.db.execute("UPDATE runs SET wall_s=?, processed=?, interrupted=?, usage=? WHERE id=?",
-                        (wall_s, processed, int(interrupted), json.dumps(usage), run))
-
-    def runs(self) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT id, wall_s, processed, interrupted, usage FROM runs ORDER BY id").fetchall()
-        return [{"run": r[0], "wall_s": r[1], "processed": r[2], "interrupted": bool(r[3]),
-                 "usage": json.loads(r[4] or "{}")} for r in rows]
-
-    def done_run(self, key: str) -> int | None:
-        """The run that finished ``key``, or ``None``."""
-        row = self.db.execute("SELECT run FROM done WHERE key=?", (key,)).fetchone()
-        return None if row is None else int(row[0])
-
-    def file_sizes(self) -> dict[str, int]:
-        return dict(self.db.execute("SELECT name, size FROM files").fetchall())
-
-    def commit(self, item: QueryItem, status: str, run: int, sizes: Mapping[str, int]) -> None:
-        """Mark an item finished together with the output sizes it left (one transaction)."""
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.execute("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?)",
-                            (item.key, item.id, status, run, time.time()))
-            self.db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?)", list(sizes.items()))
-
-    def counts(self) -> dict[str, int]:
-        return dict(self.db.execute("SELECT status, COUNT(*) FROM done GROUP BY status").fetchall())
-
-    def close(self) -> None:
-        self.db.close()
-
-
-def prepare_out_dir(out_dir: Path, *, resume: bool) -> bool:
-    """Check the output folder; returns whether it holds a run to resume.
-
-    Raises:
-        InputError: Non-empty folder without ``resume``, or ``resume`` on a folder that is not a run.
-    """
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError("exists and is not a directory", file=str(out_dir), field="--out")
-    has_state = (out_dir / STATE_DIR / "run.sqlite").is_file()
-    non_empty = out_dir.is_dir() and any(out_dir.iterdir())
-    if non_empty and not resume:
-        raise InputError("is not empty; pass --resume to continue the run saved there, or choose another "
-                         "--out", file=str(out_dir), field="--out")
-    if resume and non_empty and not has_state:
-        raise InputError(f"has no saved run ({STATE_DIR}/run.sqlite missing); it was not written by "
-                         "inkforge, refusing to resume into it", file=str(out_dir), field="--out")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return has_state
-
-
-def _check_fingerprint(state: RunState, fingerprint: Mapping[str, Any], out_dir: Path) -> None:
-    fp = json.loads(json.dumps(dict(fingerprint), sort_keys=True, default=str))
-    old = state.meta("fingerprint")
-    if old is None:
-        state.set_meta("fingerprint", fp)
-        return
-    diff = sorted(k for k in set(old) | set(fp) if old.get(k) != fp.get(k))
-    if diff:
-        details = "; ".join(f"{k}: saved {old.get(k)!r}, now {fp.get(k)!r}" for k in diff)
-        raise InputError(f"cannot resume with different options ({details}); use the original options or a "
-                         "new --out", file=str(out_dir), field="--resume")
 
 
 # ------------------------------------------------------------------------------------------ progress
@@ -342,6 +264,23 @@ class _Reporter:
 _PAUSED: Any = object()
 
 
+class _Spend:
+    """Per-agent usage since the last item was saved: persisted with that item, so a kill loses none of it."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.usage = runtime.usage if runtime is not None else None
+        self.mark = self.usage.snapshot() if self.usage is not None else {}
+
+    def take(self) -> dict[str, Any]:
+        if self.usage is None:
+            return {}
+        now = self.usage.snapshot()
+        out = {a: dict(c) for a, c in now.items()}
+        add_usage(out, self.mark, sign=-1)
+        self.mark = now
+        return {a: {k: v for k, v in c.items() if v} for a, c in out.items() if c.get("calls")}
+
+
 def _default_error_records(job: GraphJob) -> Callable[[QueryItem, BaseException], Records]:
     def on_error(item: QueryItem, exc: BaseException) -> Records:
         if "failures" not in job.outputs:
@@ -368,7 +307,9 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
                      runtime: Any = None, resume: bool = False, limit: int | None = None,
                      max_in_flight: int | None = None, durability: Durability = "exit",
                      on_progress: ProgressCallback | None = None, on_item: Callable[[RunReport], None] | None = None,
-                     total: int | None = None) -> RunReport:
+                     total: int | None = None, retry_failed: bool = False, max_tokens: int | None = None,
+                     max_cost: float | None = None, fail_window: int | None = None,
+                     max_failure_rate: float | None = None) -> RunReport:
     """Run ``job`` over every item of ``source``; see the module docstring for the guarantees.
 
     Args:
@@ -388,6 +329,16 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
         on_item: Called after each committed item with the running report (tests, custom reporting).
         total: Item count when the caller already validated the input; otherwise the whole input is
             validated first (streaming), so that bad input fails before any output is written.
+        retry_failed: With ``resume``: run the items finished with permanent failures again (their
+            lines are cut out of the outputs first).
+        max_tokens: Spend cap of this call in tokens over every agent (needs ``runtime``); reaching it
+            stops the run with :class:`~inkforge.llm.budget.BudgetExceededError`, resumable.
+        max_cost: The same in cost.
+        fail_window: Model calls the fail-fast watch looks back on (0: no watch; ``None``: the runtime
+            config's ``fail_fast.window``, 20 by default).
+        max_failure_rate: Failure share of that window above which the run stops with
+            :class:`~inkforge.core.errors.FailFastError` naming the cause, resumable (``None``: the
+            config's ``fail_fast.max_rate``, 0.8 by default).
 
     Returns:
         A :class:`RunReport`.
@@ -395,7 +346,9 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
     Raises:
         InputError: Bad input, non-empty ``out_dir`` without ``resume``, or changed options on resume;
             raised before any output is written.
-        FailFastError: :data:`MAX_ERROR_STREAK` items in a row raised (their items stay unfinished).
+        FailFastError: :data:`MAX_ERROR_STREAK` items in a row raised (their items stay unfinished), or
+            the model calls' failure rate passed ``max_failure_rate``.
+        BudgetExceededError: The spend cap was reached.
         asyncio.CancelledError: The run was cancelled (Ctrl-C); committed items are safe.
     """
     mode = job.mode
@@ -411,9 +364,18 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
     usage0 = runtime.usage.totals() if runtime is not None else {}
     run_id = 0
     bar = _Reporter(on_progress, job.name, total, runtime)
+    spend = _Spend(runtime)
+    guards = (runtime.usage.cap, runtime.usage.watch) if runtime is not None else (None, None)
+    if runtime is not None:
+        settings = getattr(getattr(runtime, "config", None), "fail_fast", None) or FailFastSettings()
+        runtime.usage.guard(SpendCap(max_tokens, max_cost), settings.watch(fail_window, max_failure_rate))
+    elif max_tokens is not None or max_cost is not None:
+        raise InputError("a spend cap needs the runtime whose usage it counts", field="max_tokens")
     try:
-        _check_fingerprint(state, job.fingerprint, out)
+        check_fingerprint(state, job.fingerprint, out)
         state.set_meta("job", job.name)
+        if retry_failed:
+            report.retried = state.retry(RETRYABLE_STATUSES, out, job.outputs)
         sizes = state.file_sizes()
         for name in job.outputs:
             w = writers[name] = JsonlWriter(out / f"{name}.jsonl")
@@ -436,7 +398,7 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
         limit_in_flight = max_in_flight or max(8, 2 * (runtime.limit if runtime is not None else 32))
         on_error = job.on_error or _default_error_records(job)
         await _drive(job, graph, saver, state, writers, report, run_id, source, limit, limit_in_flight,
-                     durability, has_state, on_error, bar, on_item)
+                     durability, has_state, on_error, bar, on_item, spend)
     except (asyncio.CancelledError, KeyboardInterrupt):
         report.interrupted = True
         raise
@@ -444,9 +406,12 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
         bar.advance(0, final=True)
         report.wall_s = time.perf_counter() - t0
         if runtime is not None:
+            runtime.usage.guard(*guards)
             now = runtime.usage.totals()
             report.usage = {k: (round(now[k] - usage0.get(k, 0), 6) if isinstance(now[k], float)
                                 else now[k] - usage0.get(k, 0)) for k in now}
+        if run_id:
+            state.add_spend(run_id, spend.take())  # calls of items that did not finish
         if saver is not None:
             with contextlib.suppress(Exception):
                 await saver.conn.close()
@@ -455,7 +420,7 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
         if run_id:
             state.end_run(run_id, wall_s=report.wall_s, processed=report.processed,
                           interrupted=report.interrupted, usage=report.usage)
-            report.summary = _write_summary(job, out, state, report)
+            report.summary = write_summary(job, out, state, report)
         state.close()
     return report
 
@@ -464,13 +429,14 @@ async def _drive(job: GraphJob, graph: Any, saver: Any, state: RunState, writers
                  report: RunReport, run_id: int, source: Any, limit: int | None, max_in_flight: int,
                  durability: Durability, may_have_checkpoints: bool,
                  on_error: Callable[[QueryItem, BaseException], Records], bar: _Reporter,
-                 on_item: Callable[[RunReport], None] | None) -> None:
+                 on_item: Callable[[RunReport], None] | None, spend: _Spend) -> None:
     in_flight: dict[asyncio.Task[Any], QueryItem] = {}
     keys_in_flight: set[str] = set()
     # Errors are held back (bounded by MAX_ERROR_STREAK) until a success shows they are not a bug in the
     # graph: a systematic error then stops the run with those items still unfinished, to be redone on
     # --resume once fixed, instead of being recorded as 20,000 final failures.
     held_errors: list[tuple[QueryItem, BaseException]] = []
+    restart_all: list[bool] = []
 
     async def invoke(item: QueryItem, inputs: dict[str, Any] | None, config: dict[str, Any]) -> Any:
         if job.on_step is None:
@@ -505,25 +471,34 @@ async def _drive(job: GraphJob, graph: Any, saver: Any, state: RunState, writers
                 return await invoke(item, None, config)
         return await invoke(item, job.to_input(item), config)
 
+    classify = job.classify or classify_records
+    stop_on = job.raise_on + (BudgetExceededError,)
+    # A job that keeps its checkpoint on every error (``raise_on`` covering FailFastError) keeps it here too.
+    restart_on = job.restart_on + (() if issubclass(FailFastError, job.raise_on) else (FailFastError,))
+
     def commit(item: QueryItem, records: Records, status: str) -> None:
-        for name, recs in records.items():
+        for name in records:
             if name not in writers:
                 raise KeyError(f"{job.name}: record output {name!r} is not in outputs {job.outputs}")
+        before = {n: w.size for n, w in writers.items()}
+        for name, recs in records.items():
             writers[name].write(recs)
             report.records[name] = report.records.get(name, 0) + len(recs)
-        state.commit(item, status, run_id, {n: w.size for n, w in writers.items()})
+        sizes = {n: w.size for n, w in writers.items()}
+        state.commit(item, status, run_id, sizes, {n: (before[n], sizes[n]) for n in records}, spend.take())
         report.processed += 1
+        report.failed += int(status == "failed")
         extra = job.progress_fields(records) if job.progress_fields else {}
-        failed = status != "ok" or any(r.get("status") != "no_pair" for r in records.get("failures", []))
-        bar.advance(1, {"failed": int(failed), **extra})
+        bar.advance(1, {"failed": int(status != "ok"), **extra})
 
     async def finish(task: asyncio.Task[Any]) -> None:
         item = in_flight.pop(task)
         keys_in_flight.discard(item.key)
         exc = task.exception()
-        if exc is not None and isinstance(exc, job.raise_on + job.restart_on):
-            if isinstance(exc, job.restart_on):
+        if exc is not None and isinstance(exc, stop_on + restart_on):
+            if isinstance(exc, restart_on):
                 await saver.adelete_thread(item.key)
+                restart_all.append(True)
             raise exc
         if exc is not None:
             log.warning("item %s raised %s: %s", item.id, type(exc).__name__, exc)
@@ -543,7 +518,18 @@ async def _drive(job: GraphJob, graph: Any, saver: Any, state: RunState, writers
             await saver.adelete_thread(err_item.key)
         held_errors.clear()
         records = job.to_records(item, result)
-        commit(item, records, "ok")
+        outcome, reason = classify(records)
+        if outcome == "pending":
+            # Not done: nothing is written, and its saved state (which holds the failures) is dropped so
+            # that a resume runs it afresh (calls that succeeded are free again with a response cache).
+            state.mark_pending(item, reason or "transient", run_id, spend.take())
+            report.pending += 1
+            # Trackers see its failures (they happened), not its other records (they are not kept).
+            failures = {**{name: [] for name in records}, "failures": records.get("failures", [])}
+            extra = job.progress_fields(failures) if job.progress_fields else {}
+            bar.advance(1, {"failed": 1, "pending": 1, **extra})
+        else:
+            commit(item, records, outcome)
         # The thread is no longer needed once the done row is committed; dropping it keeps the
         # checkpoint file as small as the number of items in flight.
         await saver.adelete_thread(item.key)
@@ -578,7 +564,7 @@ async def _drive(job: GraphJob, graph: Any, saver: Any, state: RunState, writers
             report.errors += 1
             await saver.adelete_thread(err_item.key)
         held_errors.clear()
-        report.complete = not report.paused
+        report.complete = not report.paused and not report.pending
     finally:
         if in_flight:
             # Cancellation (Ctrl-C) or a fail-fast stop: cancel what runs, let LangGraph save each item's
@@ -586,31 +572,10 @@ async def _drive(job: GraphJob, graph: Any, saver: Any, state: RunState, writers
             for task in in_flight:
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)
-
-
-def _write_summary(job: GraphJob, out: Path, state: RunState, report: RunReport) -> dict[str, Any]:
-    runs = state.runs()
-    usage: dict[str, Any] = {}
-    for r in runs:
-        for k, v in r["usage"].items():
-            usage[k] = round(usage.get(k, 0) + v, 6) if isinstance(v, float) else usage.get(k, 0) + v
-    base: dict[str, Any] = {
-        "job": job.name,
-        "complete": report.complete,
-        "items": {"input": report.total, "finished": sum(state.counts().values()), "by_status": state.counts(),
-                  "duplicates_skipped": report.duplicates},
-        "this_run": {"processed": report.processed, "skipped_done": report.skipped,
-                     "resumed_from_checkpoint": report.resumed, "errors": report.errors,
-                     "interrupted": report.interrupted, "wall_s": round(report.wall_s, 3),
-                     "peak_items_in_flight": report.peak_in_flight},
-        "runs": len(runs),
-        "wall_s": round(sum(r["wall_s"] for r in runs), 3),
-        "usage": usage,
-        "fingerprint": state.meta("fingerprint"),
-    }
-    summary = job.summarize(out, base) if job.summarize else base
-    atomic_write_json(out / "summary.json", summary)
-    return summary
+            if restart_all:
+                # A tripped failure watch: the items in flight hold the same failures; start them afresh.
+                for item in in_flight.values():
+                    await saver.adelete_thread(item.key)
 
 
 def run_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[Any], **kwargs: Any) -> RunReport:
@@ -629,5 +594,5 @@ def iter_records(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     return read_jsonl(path)
 
 
-__all__ = ["MAX_ERROR_STREAK", "GraphJob", "IncompleteItemError", "RunReport", "RunState", "arun_graph", "dumps",
-           "iter_records", "prepare_out_dir", "run_graph", "run_sync"]
+__all__ = ["MAX_ERROR_STREAK", "STATE_DIR", "GraphJob", "IncompleteItemError", "Outcome", "RunReport", "RunState",
+           "arun_graph", "classify_records", "dumps", "iter_records", "prepare_out_dir", "run_graph", "run_sync"]

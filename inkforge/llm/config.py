@@ -55,6 +55,7 @@ from pydantic import (
 
 from inkforge.core.errors import ConfigError
 from inkforge.core.yamlio import read_yaml_mapping, yaml_line
+from inkforge.llm.failwatch import FailFastSettings
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +235,8 @@ class InkforgeConfig(BaseModel):
             every command. Kept as the raw mapping: this floor cannot know the graphs' settings model.
             It is validated in one place, :func:`inkforge.graphs.refinement.load_refinement_config`,
             when ``refine-judge`` (or a Python caller) reads it, with errors naming this file and field.
+        fail_fast: The run-wide fail-fast watch (``window``, ``max_rate``) of every model-calling
+            command; their ``--fail-window`` / ``--max-failure-rate`` flags win over it.
         source: The file this came from, for error messages.
 
     Example:
@@ -250,6 +253,7 @@ class InkforgeConfig(BaseModel):
     agents: dict[str, str] = Field(default_factory=dict)
     plugins: tuple[str, ...] = ()
     refinement: dict[str, Any] = Field(default_factory=dict)
+    fail_fast: FailFastSettings = Field(default_factory=FailFastSettings)
     source: str | None = None
 
     @field_validator("models")

@@ -127,6 +127,9 @@ class JudgeReward:
             a lone failure in a one-item call (verl's per-sample reward) does not stop training, a
             broken endpoint does.
         sample: Sample index of the verdicts (part of the cache key).
+        max_tokens: Spend cap of the judge's model calls in tokens (``None``: none); once reached, a
+            call raises :class:`~inkforge.llm.budget.BudgetExceededError`, which stops training.
+        max_cost: The same in cost (the spec's prices).
         name: Reward name: TRL logs ``rewards/<name>/mean`` and this class ``<name>/ok_rate``...
         transport: ``None`` (default) keeps the spec's transport (``http`` unless the config says
             otherwise: chat completions on ``httpx``, at a fraction of ChatOpenAI's client CPU per
@@ -161,6 +164,8 @@ class JudgeReward:
         name: str = "judge",
         transport: Literal["http", "langchain", "direct"] | None = None,
         callbacks: Sequence[Any] | None = None,
+        max_tokens: int | None = None,
+        max_cost: float | None = None,
     ) -> None:
         if not isinstance(rubric, Rubric):
             raise TypeError(f"rubric must be a Rubric (use JudgeReward.from_rubric for a path), got {type(rubric)}")
@@ -205,8 +210,16 @@ class JudgeReward:
         self.last_outcomes: list[JudgeOutcome] = []
         #: Statistics of the last call (see :class:`ScoreBatch`).
         self.last_stats: dict[str, Any] = {}
+        from inkforge.llm.budget import SpendCap
+
+        try:
+            self.spend_cap = SpendCap(max_tokens, max_cost)
+        except ValueError as e:
+            raise ConfigError(str(e), field="max_tokens" if "tokens" in str(e) else "max_cost") from None
         self._runtime = runtime
         self._owns_runtime = runtime is None
+        if runtime is not None and self.spend_cap.active:
+            runtime.usage.guard(self.spend_cap, runtime.usage.watch)
         self._init_private()
 
     def _init_private(self) -> None:
@@ -301,6 +314,8 @@ class JudgeReward:
                     spec = spec.model_copy(update={"transport": self.transport})
                     cfg = cfg.model_copy(update={"models": {**cfg.models, self.role: spec}})
                 self._runtime = Runtime(cfg, task=self.rubric.task, callbacks=self.callbacks)
+                if self.spend_cap.active:  # judge calls stop with BudgetExceededError once it is spent
+                    self._runtime.usage.guard(self.spend_cap, None)
             return self._runtime
 
     def _template(self, name: str) -> PromptTemplate:

@@ -25,6 +25,7 @@ from inkforge.testing.fake import FakeCall
 __all__ = ["fake_curation_responder"]
 
 _WISHES = "福乐绵长吉祥如意"
+_MIDDLE = "春夏秋冬天地日月山海风云星河花雨"
 
 
 def fake_curation_responder(good: Callable[[str], bool] | None = None) -> Callable[[FakeCall], Any]:
@@ -54,7 +55,10 @@ def fake_curation_responder(good: Callable[[str], bool] | None = None) -> Callab
         name = call.schema or call.metadata.get("inkforge_schema")
         if name == "WriterOutput":
             h = hashlib.sha256(call.text.encode()).hexdigest()
-            return {"text": "愿你" + "好运常在" * (1 + int(h[0], 16) % 3) + _WISHES[int(h[1], 16) % 8]}
+            # The middle word spreads texts over 384 values, so distinct prompts rarely collide (the
+            # curation graph never debates or pairs a repeated candidate).
+            return {"text": "愿你" + "好运常在" * (1 + int(h[0], 16) % 3) + _MIDDLE[int(h[2], 16)]
+                    + _WISHES[int(h[1], 16) % 8]}
         response = call.inputs.get("response")
         if not isinstance(response, str) or not response:
             raise ValueError(f"fake_curation_responder: a {name} call needs the agent's 'response' input "

@@ -77,19 +77,22 @@ async def acurate(queries: str | os.PathLike[str] | Iterable[str | Mapping[str, 
                   out_dir: str | os.PathLike[str] | None = None, resume: bool = False, limit: int | None = None,
                   n_candidates: int = 4, pair_policy: PairPolicy = "one", mode: CurationMode = "write",
                   retriever: Any = None, corpus: str | os.PathLike[str] | None = None, k: int = 3,
-                  embedding_model: str | None = None,
+                  embedding_model: str | None = None, retrieval: Any = None,
                   extra_nodes: Mapping[str, ExtraNode] | Sequence[tuple[str, ExtraNode]] | None = None,
                   max_in_flight: int | None = None, durability: Durability = "exit",
                   on_progress: Callable[[RunProgress], None] | None = None,
-                  export: Sequence[str] = (), as_records: bool = False, **agents: Any) -> Any:
+                  export: Sequence[str] = (), as_records: bool = False, retry_failed: bool = False,
+                  max_tokens: int | None = None, max_cost: float | None = None, **agents: Any) -> Any:
     """Async :func:`curate`."""
     from inkforge.graphs.export import export_pairs, to_hf_dataset
 
     runtime = _as_runtime(config)
     if retriever is None and corpus is not None:
-        from inkforge.graphs.retrieval import EmbeddingRetriever
+        from inkforge.graphs.retrieval.factory import RetrievalSettings, build_retriever
 
-        retriever = EmbeddingRetriever(corpus, model=embedding_model)
+        settings = retrieval if isinstance(retrieval, RetrievalSettings) else RetrievalSettings.from_options(
+            **dict(retrieval or {}))
+        retriever = build_retriever(corpus, settings, task=runtime.task, model=embedding_model, k=k)
     unknown = set(agents) - set(SLOTS)
     if unknown:
         raise TypeError(f"unknown argument(s) {sorted(unknown)}; agent slots are {SLOTS}")
@@ -102,7 +105,8 @@ async def acurate(queries: str | os.PathLike[str] | Iterable[str | Mapping[str, 
     try:
         report: RunReport = await arun_graph(curation_job(graph), queries, out_dir=out, runtime=runtime,
                                              resume=resume, limit=limit, max_in_flight=max_in_flight,
-                                             durability=durability, on_progress=on_progress)
+                                             durability=durability, on_progress=on_progress,
+                                             retry_failed=retry_failed, max_tokens=max_tokens, max_cost=max_cost)
     finally:
         if runtime is not config:  # we opened it: close its cache
             runtime.close()
@@ -121,8 +125,10 @@ def curate(queries: str | os.PathLike[str] | Iterable[str | Mapping[str, Any]], 
         queries: A ``.txt``/``.jsonl`` path or rows (strings or ``{"query", "id", "responses"}`` dicts).
         config: A :class:`~inkforge.llm.runtime.Runtime`, an :class:`~inkforge.llm.config.InkforgeConfig`, a YAML
             path, or ``None`` (environment defaults).
-        **opts: ``out_dir`` (default: a temp folder), ``resume``, ``limit``, ``n_candidates``,
-            ``pair_policy``, ``mode``, ``retriever`` or ``corpus`` (+ ``embedding_model``), ``k``,
+        **opts: ``out_dir`` (default: a temp folder), ``resume``, ``retry_failed``, ``limit``,
+            ``max_tokens`` and ``max_cost`` (spend caps of this call), ``n_candidates``,
+            ``pair_policy``, ``mode``, ``retriever`` or ``corpus`` (+ ``embedding_model`` and
+            ``retrieval``: :class:`~inkforge.graphs.retrieval.factory.RetrievalSettings` or its fields), ``k``,
             ``extra_nodes``, ``max_in_flight``, ``durability``, ``on_progress`` (a callback taking
             :class:`~inkforge.graphs.runner.RunProgress`), ``export`` (formats),
             ``as_records`` (list of dicts instead of a Dataset), and agent slots (``writer``,

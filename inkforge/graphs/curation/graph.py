@@ -313,12 +313,38 @@ def barrier(state: CurationState) -> dict[str, Any]:
     return {}
 
 
+def identical_candidates(candidates: Sequence[Mapping[str, Any]]) -> dict[int, int]:
+    """Candidate index → the earlier candidate whose text it repeats (whitespace-insensitive).
+
+    Identical candidates are never debated, judged or paired: a pair of one text with itself teaches
+    nothing, and judging it twice would only cost.
+
+    Example:
+        >>> identical_candidates([{"candidate": 0, "text": "a b"}, {"candidate": 1, "text": " a  b"},
+        ...                       {"candidate": 2, "text": "c"}])
+        {1: 0}
+    """
+    first: dict[str, int] = {}
+    out: dict[int, int] = {}
+    for c in sorted(candidates, key=lambda c: c["candidate"]):
+        text = c.get("text")
+        if not text:
+            continue
+        norm = " ".join(str(text).split())
+        if norm in first:
+            out[int(c["candidate"])] = first[norm]
+        else:
+            first[norm] = int(c["candidate"])
+    return out
+
+
 def route_to_critics(state: CurationState, runtime: GraphRuntime[CurationContext]) -> list[Send] | str:
-    """Both critics for every written candidate (or straight on when there is none)."""
+    """Both critics for every written candidate (or straight on when there is none); repeats are skipped."""
     sends = []
+    repeats = identical_candidates(state.get("candidates", []))
     for c in sorted(state.get("candidates", []), key=lambda c: c["candidate"]):
         text = c.get("text")
-        if text:
+        if text and c["candidate"] not in repeats:
             task = DebateTask(query=state["query"], candidate=c["candidate"], response=text)
             sends += [Send("positive_critic", task), Send("negative_critic", task)]
     return sends or context_of(runtime).after_verdicts
@@ -394,7 +420,14 @@ def pair_node(state: CurationState, runtime: GraphRuntime[CurationContext]) -> d
     ctx = context_of(runtime)
     judged = judgements_of(state, reflector=ctx.reflector)
     pairs, no_pair = make_pairs(state, judged, ctx.pair_policy, n_candidates=len(state.get("candidates", [])))
-    return {"pairs": pairs, "no_pair": no_pair}
+    repeats = identical_candidates(state.get("candidates", []))
+    if repeats:
+        log.warning("query %s: %d of %d candidates repeat an earlier one (not judged, never paired)",
+                    state.get("item_id"), len(repeats), len(state.get("candidates", [])))
+    same = [FailureRecord(item_id=str(state.get("item_id")), query=str(state.get("query")), stage="pair", slot="pair",
+                          candidate=i, status="identical", reason=f"identical to candidate {j}", raw=None)
+            for i, j in sorted(repeats.items())]
+    return {"pairs": pairs, "no_pair": no_pair, "failures": same}
 
 
 # --------------------------------------------------------------------------------------------- graph
@@ -496,6 +529,8 @@ def build_curation_graph(runtime: Any, *, writer: AgentDef[Any] | str = WRITER,
         agents["writer"] = _bind(writer, runtime, "writer")
     if reflector is not None:
         agents["reflector"] = _bind(reflector, runtime, "reflector")
+    if mode == "write" and n_candidates == 1:
+        log.warning("one candidate per query: no pair can form (pairs need a good and a bad candidate)")
     if (mode == "write" and n_candidates > 1 and agents["writer"].spec.temperature == 0
             and not (retriever is not None and vary_examples)):
         log.warning("writer temperature is 0 and its prompts do not vary: the %d candidates of a query will "

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from inkforge.core.io import read_jsonl
-from inkforge.core.types import FailureRecord, JudgementRecord, PairRecord
+from inkforge.core.types import FailureRecord, JudgementRecord, PairRecord, failure_kind
 from inkforge.graphs.curation.graph import CurationGraph
 from inkforge.graphs.curation.pairing import judgements_of
 from inkforge.graphs.items import QueryItem
@@ -50,11 +50,13 @@ def failure_record(state: Mapping[str, Any], stage: str, slot: str, candidate: i
     Example:
         >>> rec = failure_record({"item_id": "q1", "query": "q"}, "judge", "judge", 2,
         ...                      {"status": "timeout", "error": "timed out", "raw": None, "attempts": 1})
-        >>> rec["stage"], rec["candidate"], rec["status"], rec["reason"]
-        ('judge', 2, 'timeout', 'timed out')
+        >>> rec["stage"], rec["candidate"], rec["status"], rec["reason"], rec["kind"]
+        ('judge', 2, 'timeout', 'timed out', 'timeout')
     """
+    status = result.get("status", "error")
     return FailureRecord(item_id=str(state.get("item_id")), query=str(state.get("query")), stage=stage, slot=slot,
-                         candidate=candidate, status=result.get("status", "error"), reason=result.get("error"),
+                         candidate=candidate, status=status, reason=result.get("error"),
+                         kind=failure_kind(status, result.get("error"), result.get("kind")),
                          raw=result.get("raw"), attempts=result.get("attempts"), model=result.get("model"),
                          prompt_version=result.get("prompt_version"))
 
@@ -127,7 +129,11 @@ def curation_job(graph: CurationGraph, *, name: str = "curate") -> GraphJob:
     models = {slot: a.spec.model for slot, a in agents.items()}
     versions = {slot: a.version for slot, a in agents.items()}
     names = {slot: a.name for slot, a in agents.items()}
-    fingerprint = {**options, "agents": names, "prompt_versions": versions, "models": models,
+    # Every role's model identity, endpoint and sampling settings (never the key): a resume that would
+    # mix temperatures or endpoints in one dataset is refused, naming the field.
+    endpoints = {slot: {**a.spec.identity(), "structured_output": list(a.spec.structured_output)}
+                 for slot, a in agents.items()}
+    fingerprint = {**options, "agents": names, "prompt_versions": versions, "models": models, "endpoints": endpoints,
                    "retriever": retriever.fingerprint() if hasattr(retriever, "fingerprint") else
                    (type(retriever).__name__ if retriever is not None else None)}
 
@@ -169,9 +175,13 @@ def summarize_curation(out: Path, base: dict[str, Any]) -> dict[str, Any]:
         bad += int(j.get("label") == 0)
     no_pair: dict[str, int] = {}
     failures: dict[str, dict[str, int]] = {}
+    identical = 0
     for f in _stream(out / "failures.jsonl"):
         if f.get("status") == "no_pair":
             no_pair[f.get("reason_code", "?")] = no_pair.get(f.get("reason_code", "?"), 0) + 1
+            continue
+        if f.get("status") == "identical":
+            identical += 1
             continue
         by = failures.setdefault(str(f.get("stage")), {})
         by[str(f.get("status"))] = by.get(str(f.get("status")), 0) + 1
@@ -181,11 +191,18 @@ def summarize_curation(out: Path, base: dict[str, Any]) -> dict[str, Any]:
         warnings.append(f"chosen is longer than rejected in {share:.0%} of pairs (> {LENGTH_WARNING_SHARE:.0%}): "
                         "a reward model may learn length instead of quality; compare with a length-only "
                         "baseline and a length-controlled slice")
+    if identical:
+        warnings.append(f"{identical} candidates were identical to another candidate of their query: they were not "
+                        "judged and are never paired; the endpoint may ignore the per-sample seed and temperature")
+    fp = base.get("fingerprint") or {}
+    if fp.get("n_candidates") == 1 and fp.get("mode") == "write":
+        warnings.append("--candidates 1: no pair can form from one candidate per query")
     calls = (base.get("usage") or {}).get("calls")
     return {
         **base,
         "pairs": n_pairs,
         "items_with_pairs": len(items_with_pairs),
+        "identical_candidates": identical,
         "no_pair": no_pair,
         "failures": failures,
         "labels": {"good": good, "bad": bad, "good_share": round(good / (good + bad), 4) if good + bad else None},

@@ -171,7 +171,8 @@ async def arefine_judge(runtime: Runtime, labels: Sequence[dict[str, Any]], quer
                         optimizer: AgentDef[Any] = RUBRIC_OPTIMIZER,
                         on_gate: Callable[[dict[str, Any]], None] | None = None,
                         on_progress: ProgressCallback | None = None,
-                        max_steps: int | None = None) -> RefinementResult:
+                        max_steps: int | None = None, max_tokens: int | None = None,
+                        max_cost: float | None = None) -> RefinementResult:
     """Run (or resume) a refinement through the dataset runner, with artifacts in ``out_dir``.
 
     The labels are de-duplicated (repeats and conflicting pairs are counted in ``summary.json`` and
@@ -195,6 +196,9 @@ async def arefine_judge(runtime: Runtime, labels: Sequence[dict[str, Any]], quer
         on_gate: Called with each S_D gate history entry as it happens (progress display).
         on_progress: The runner's progress callback (:class:`~inkforge.graphs.runner.RunProgress`).
         max_steps: Pause after this many graph steps, leaving the checkpoint to resume (tests, dry runs).
+        max_tokens: Spend cap of this call in tokens over every agent; reaching it stops the run,
+            resumable (:class:`~inkforge.llm.budget.BudgetExceededError`).
+        max_cost: The same in cost.
 
     Returns:
         A :class:`RefinementResult`.
@@ -238,7 +242,10 @@ async def arefine_judge(runtime: Runtime, labels: Sequence[dict[str, Any]], quer
     try:
         report = await arun_graph(job, [{"id": tid, "query": f"judge refinement {tid}"}], out_dir=out,
                                   runtime=runtime, resume=resume, durability="sync", on_progress=on_progress,
-                                  total=1)
+                                  total=1, max_tokens=max_tokens, max_cost=max_cost,
+                                  # Each judged batch has its own failure watch (ajudge_all), whose message
+                                  # names the split; a run-wide one would only pre-empt it.
+                                  fail_window=0)
     except FailFastError as e:
         if (out / "summary.json").is_file():
             summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))

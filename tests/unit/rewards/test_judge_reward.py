@@ -287,3 +287,13 @@ def test_judge_agents_are_registered_without_importing_rewards() -> None:
             "print(sorted(n for n in AGENTS if n.endswith('_judge')), 'inkforge.rewards' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['graded_judge', 'listwise_judge', 'pairwise_judge'] False"
+
+
+def test_spend_cap_stops_the_judge_cleanly_once_reached() -> None:
+    from inkforge.llm.budget import BudgetExceededError
+
+    judge, fake = _judge(max_tokens=1)
+    assert judge(prompts=["给妈妈的生日祝福"], completions=[GOOD]) == [1.0]
+    with pytest.raises(BudgetExceededError, match="--max-tokens 1"):
+        judge(prompts=["给妈妈的生日祝福"], completions=[BAD])
+    assert len(fake.calls) == 1  # the capped call never reached the model
