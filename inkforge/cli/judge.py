@@ -23,6 +23,7 @@ import typer
 from rich.table import Table
 
 from inkforge.cli.display import num, pct
+from inkforge.cli.executor_options import AddressOpt, ExecutorOpt, WorkerConcurrencyOpt, WorkersOpt, executor_from_flags
 from inkforge.cli.options import (
     BaseUrlOpt,
     ConcurrencyOpt,
@@ -226,6 +227,8 @@ def eval_judge_cmd(
     logging_dir: LoggingDirOpt = None,
     log_every: LogEveryOpt = 100,
     html: HtmlOpt = None,
+    executor: ExecutorOpt = "local", address: AddressOpt = None, workers: WorkersOpt = None,
+    worker_concurrency: WorkerConcurrencyOpt = None,
 ) -> None:
     """Evaluate the judge (with a rubric) against human labels, beside the length-only baseline.
 
@@ -254,9 +257,10 @@ def eval_judge_cmd(
     tracking = CommandTracking.from_flags(report_to, logging_dir, log_every, default_dir=out.parent / "runs",
                                           run_name=out.stem, config={"command": "eval-judge", "labels": str(labels),
                                                                      "rubric": str(rubric) if rubric else None})
+    ex = executor_from_flags(executor, address, workers, worker_concurrency)
     runtime = runtime_from_flags(config, base_url, model, concurrency, task=task or (rb.task if rb else None))
     try:
-        with tracking, Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        with ex, tracking, Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                 console=console, transient=True) as progress:
             bar = progress.add_task("judge", total=len(rows) + len(items or []))
             track = tracking.judge_progress(runtime)
@@ -268,7 +272,7 @@ def eval_judge_cmd(
 
             report = asyncio.run(aevaluate_judge(
                 runtime, rows, rb, n_boot=bootstrap, seed=seed, unlabelled=items, max_failure_rate=max_failure_rate,
-                on_progress=on_progress))
+                on_progress=on_progress, bind=lambda d: ex.bind(d, runtime)))
             tracking.judge_report(report, len(rows))
     finally:
         runtime.close()
