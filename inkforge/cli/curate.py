@@ -15,8 +15,8 @@ from typing import Annotated, Any
 
 import typer
 
+from inkforge.cli import executor_options as xo
 from inkforge.cli.display import RunProgressBar
-from inkforge.cli.executor_options import AddressOpt, ExecutorOpt, WorkerConcurrencyOpt, WorkersOpt, executor_from_flags
 from inkforge.cli.options import (
     BaseUrlOpt,
     ConcurrencyOpt,
@@ -65,8 +65,8 @@ def curate_cmd(
     report_to: ReportToOpt = None,
     logging_dir: LoggingDirOpt = None,
     log_every: LogEveryOpt = 100,
-    executor: ExecutorOpt = "local", address: AddressOpt = None, workers: WorkersOpt = None,
-    worker_concurrency: WorkerConcurrencyOpt = None,
+    executor: xo.ExecutorOpt = "local", address: xo.AddressOpt = None, workers: xo.WorkersOpt = None,
+    worker_concurrency: xo.WorkerConcurrencyOpt = None,
 ) -> None:
     """Curate preference pairs: write candidates, debate, judge, audit, keep good-vs-bad pairs."""
     from inkforge.graphs.curation import (
@@ -98,7 +98,7 @@ def curate_cmd(
     total = validate_queries(queries, mode=mode, limit=limit)  # type: ignore[arg-type]
     if out.is_dir() and any(out.iterdir()) and not resume:
         prepare_out_dir(out, resume=False)  # raises the standard message
-    ex = executor_from_flags(executor, address, workers, worker_concurrency)
+    ex = xo.executor_from_flags(executor, address, workers, worker_concurrency)
     runtime = runtime_from_flags(config, base_url, model, concurrency, task=task)
     ret: Any = None
     if corpus is not None and mode == "write":
@@ -117,7 +117,7 @@ def curate_cmd(
     from inkforge.graphs.executors import CurationSpec, RetrieverRecipe
 
     spec = CurationSpec.from_graph(graph, runtime.config, retriever=None if ret is None else
-                                   RetrieverRecipe(retriever, corpus, embedding_model))
+                                   RetrieverRecipe(retriever, str(corpus), embedding_model))
     try:
         with tracking:
             report = ex.run(tracking.job(curation_job(graph)), queries, worker=spec, out_dir=out, runtime=runtime,

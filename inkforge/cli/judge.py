@@ -22,8 +22,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from inkforge.cli import executor_options as xo
 from inkforge.cli.display import num, pct
-from inkforge.cli.executor_options import AddressOpt, ExecutorOpt, WorkerConcurrencyOpt, WorkersOpt, executor_from_flags
 from inkforge.cli.options import (
     BaseUrlOpt,
     ConcurrencyOpt,
@@ -227,8 +227,8 @@ def eval_judge_cmd(
     logging_dir: LoggingDirOpt = None,
     log_every: LogEveryOpt = 100,
     html: HtmlOpt = None,
-    executor: ExecutorOpt = "local", address: AddressOpt = None, workers: WorkersOpt = None,
-    worker_concurrency: WorkerConcurrencyOpt = None,
+    executor: xo.ExecutorOpt = "local", address: xo.AddressOpt = None, workers: xo.WorkersOpt = None,
+    worker_concurrency: xo.WorkerConcurrencyOpt = None,
 ) -> None:
     """Evaluate the judge (with a rubric) against human labels, beside the length-only baseline.
 
@@ -257,7 +257,7 @@ def eval_judge_cmd(
     tracking = CommandTracking.from_flags(report_to, logging_dir, log_every, default_dir=out.parent / "runs",
                                           run_name=out.stem, config={"command": "eval-judge", "labels": str(labels),
                                                                      "rubric": str(rubric) if rubric else None})
-    ex = executor_from_flags(executor, address, workers, worker_concurrency)
+    ex = xo.executor_from_flags(executor, address, workers, worker_concurrency)
     runtime = runtime_from_flags(config, base_url, model, concurrency, task=task or (rb.task if rb else None))
     try:
         with ex, tracking, Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "inkforge" / "data" / "sample_corpus.jsonl"
 QUERIES = [q for q in (REPO / "inkforge" / "data" / "sample_queries.txt").read_text("utf-8").splitlines()
-           if q.strip()][:8]
+           if q.strip()][:6]
 CONCURRENCY = 4
 
 
@@ -40,7 +40,7 @@ def stub() -> Iterator[Any]:
         yield server
 
 
-def _build(stub: Any, n_candidates: int = 3) -> tuple[Any, Any]:
+def _build(stub: Any, n_candidates: int = 2) -> tuple[Any, Any]:
     from inkforge.graphs.curation import build_curation_graph
     from inkforge.graphs.retrieval import KeywordRetriever
     from inkforge.llm.config import load_config
@@ -137,7 +137,7 @@ def test_workers_that_build_another_job_are_refused_before_any_output(cluster: N
     from inkforge.graphs.executors import CurationSpec, RayExecutor
 
     runtime, graph = _build(stub)
-    _, other = _build(stub, n_candidates=2)
+    _, other = _build(stub, n_candidates=3)
     with RayExecutor(workers=1) as ex, pytest.raises(InputError, match="n_candidates"):
         ex.run(curation_job(graph), QUERIES, worker=CurationSpec.from_graph(other, runtime.config),
                out_dir=tmp_path / "out", runtime=runtime)
@@ -157,7 +157,7 @@ def test_cli_curate_and_eval_judge_on_ray(cluster: None, stub: Any, local_run: P
     common = ["--base-url", stub.base_url, "--model", "stub", "--concurrency", str(CONCURRENCY),
               "--executor", "ray", "--workers", "2", "--worker-concurrency", "4"]
     runner = CliRunner()
-    res = runner.invoke(app, ["curate", str(queries), "--out", str(tmp_path / "cur"), "--candidates", "3",
+    res = runner.invoke(app, ["curate", str(queries), "--out", str(tmp_path / "cur"), "--candidates", "2",
                               "--pair-policy", "all", "--corpus", str(CORPUS), "--retriever", "keyword",
                               "--no-progress", *common])
     assert res.exit_code == 0, res.output
