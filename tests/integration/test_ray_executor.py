@@ -99,15 +99,19 @@ def test_ray_gives_the_local_pairs_within_the_global_limit(cluster: None, stub: 
 def test_a_killed_worker_is_restarted_and_every_item_finishes_once(cluster: None, stub: Any, local_run: Path,
                                                                    tmp_path: Path) -> None:
     killed: list[int] = []
+    restarted: list[int] = []
 
     def kill_once(ex: Any, report: Any) -> None:
         if report.processed == 2 and not killed:
-            infos = ex.infos
+            assert ex._load[0] > 0, "the killed worker should have items in flight"
             ray.kill(ex.actors[0], no_restart=False)  # the process dies; Ray restarts it
-            killed.append(infos[0]["pid"])
+            killed.append(ex.infos[0]["pid"])
+        if report.processed == len(QUERIES):
+            restarted.append(ray.get(ex.actors[0].ready.remote())["pid"])
 
     report = _run_ray(stub, tmp_path / "ray", on_item=kill_once)
-    assert killed and report.complete
+    assert killed and report.complete and report.processed == len(QUERIES)
+    assert restarted and restarted[0] != killed[0]  # a new worker process finished the killed one's items
     done = [json.loads(x) for x in _lines(tmp_path / "ray", "judgements")]
     assert len({(d["item_id"], d["candidate"]) for d in done}) == len(done)  # no duplicate line
     assert _lines(tmp_path / "ray") == _lines(local_run)
