@@ -62,7 +62,7 @@ def _run_ray(stub: Any, out: Path, **kwargs: Any) -> Any:
     from inkforge.graphs.executors import CurationSpec, RayExecutor
 
     runtime, graph = _build(stub)
-    with RayExecutor(workers=2) as ex:
+    with RayExecutor(workers=2, max_restarts=kwargs.pop("max_restarts", 3)) as ex:
         on_item = kwargs.pop("on_item", None)
         return ex.run(curation_job(graph), QUERIES, worker=CurationSpec.from_graph(graph, runtime.config),
                       out_dir=out, runtime=runtime, on_item=on_item and (lambda r: on_item(ex, r)), **kwargs)
@@ -116,6 +116,25 @@ def test_a_killed_worker_is_restarted_and_every_item_finishes_once(cluster: None
     assert len({(d["item_id"], d["candidate"]) for d in done}) == len(done)  # no duplicate line
     assert _lines(tmp_path / "ray") == _lines(local_run)
     assert {d["item_id"] for d in done} == {json.loads(x)["item_id"] for x in _lines(local_run, "judgements")}
+
+
+def test_a_worker_that_stays_dead_stops_the_run_and_resume_finishes_it(cluster: None, stub: Any,
+                                                                       local_run: Path, tmp_path: Path) -> None:
+    from inkforge.graphs.executors import WorkerLostError
+
+    def kill(ex: Any, report: Any) -> None:
+        if report.processed == 2:
+            ray.kill(ex.actors[0], no_restart=True)
+
+    with pytest.raises(WorkerLostError, match="--resume runs it again"):
+        _run_ray(stub, tmp_path / "ray", on_item=kill, max_restarts=0)
+    state = json.loads((tmp_path / "ray" / "summary.json").read_text("utf-8"))
+    assert 2 <= state["items"]["finished"] < len(QUERIES) and not state["complete"]
+    assert state["items"]["by_status"] == {"ok": state["items"]["finished"]}  # a lost item is not a failed one
+    report = _run_ray(stub, tmp_path / "ray", resume=True)
+    assert report.complete and report.skipped + report.processed == len(QUERIES)
+    assert _lines(tmp_path / "ray") == _lines(local_run)
+    assert _lines(tmp_path / "ray", "judgements") == _lines(local_run, "judgements")
 
 
 def test_a_stopped_driver_resumes_on_ray_with_each_item_once(cluster: None, stub: Any, local_run: Path,
@@ -174,5 +193,9 @@ def test_cli_curate_and_eval_judge_on_ray(cluster: None, stub: Any, local_run: P
     res = runner.invoke(app, ["eval-judge", "--labels", str(labels), "--out", str(tmp_path / "report.json"),
                               "--bootstrap", "0", *common])
     assert res.exit_code == 0, res.output
-    report = json.loads((tmp_path / "report.json").read_text("utf-8"))
-    assert len(report["items"]) == len(QUERIES) and report["usage"]["totals"]["calls"] >= len(QUERIES)
+    res = runner.invoke(app, ["eval-judge", "--labels", str(labels), "--out", str(tmp_path / "local.json"),
+                              "--bootstrap", "0", *common[:6]])
+    assert res.exit_code == 0, res.output
+    report, local = (json.loads((tmp_path / n).read_text("utf-8")) for n in ("report.json", "local.json"))
+    assert len(report["items"]) == len(QUERIES) and report["items"] == local["items"]
+    assert report["usage"]["totals"]["calls"] == local["usage"]["totals"]["calls"] >= len(QUERIES)
