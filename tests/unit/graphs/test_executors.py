@@ -97,3 +97,13 @@ def test_runtime_spec_builds_a_runtime_with_the_worker_share(tmp_path: Path) -> 
     setup = RuntimeSpec(cfg)(share_of_limit(cfg.concurrency, 3))
     assert setup.runtime.limit == 4 and setup.job is None
     setup.close()
+
+
+def test_more_ray_workers_than_the_global_limit_fail_before_ray_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    ray = pytest.importorskip("ray")
+    from inkforge.graphs.executors import RayExecutor
+
+    monkeypatch.setattr(ray, "init", lambda **kw: pytest.fail("Ray must not start"))
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    with pytest.raises(InputError, match="5 workers exceed the global limit of 4"):
+        RayExecutor(workers=5, concurrency=4).start(lambda concurrency: pytest.fail("no worker is built"))
