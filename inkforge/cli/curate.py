@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from inkforge.cli import executor_options as xo
 from inkforge.cli.display import RunProgressBar
 from inkforge.cli.options import (
     BaseUrlOpt,
@@ -100,6 +101,8 @@ def curate_cmd(
     report_to: ReportToOpt = None,
     logging_dir: LoggingDirOpt = None,
     log_every: LogEveryOpt = 100,
+    executor: xo.ExecutorOpt = "local", address: xo.AddressOpt = None, workers: xo.WorkersOpt = None,
+    worker_concurrency: xo.WorkerConcurrencyOpt = None,
 ) -> None:
     """Curate preference pairs: write candidates, debate, judge, audit, keep good-vs-bad pairs."""
     from inkforge.graphs.curation import (
@@ -111,7 +114,7 @@ def curate_cmd(
     )
     from inkforge.graphs.export import EXPORTERS, export_pairs
     from inkforge.graphs.items import validate_queries
-    from inkforge.graphs.runner import prepare_out_dir, run_graph
+    from inkforge.graphs.runner import prepare_out_dir
 
     if pair_policy not in PAIR_POLICIES:
         raise InputError(f"must be one of {', '.join(PAIR_POLICIES)}", field="--pair-policy")
@@ -138,6 +141,7 @@ def curate_cmd(
     writable_out(out, kind="dir")
     if out.is_dir() and any(out.iterdir()) and not resume:
         prepare_out_dir(out, resume=False)  # raises the standard message
+    ex = xo.executor_from_flags(executor, address, workers, worker_concurrency)
     runtime = runtime_from_flags(config, base_url, model, concurrency, task=task)
     ret: Any = None
     if candidates == 1 and mode == "write":
@@ -154,10 +158,13 @@ def curate_cmd(
     graph = build_curation_graph(runtime, **agents, retriever=ret, k=k, n_candidates=candidates,
                                  pair_policy=pair_policy, mode=mode)  # type: ignore[arg-type]
     from inkforge.core.tracking import tee
+    from inkforge.graphs.executors import CurationSpec, RetrieverRecipe
 
+    spec = CurationSpec.from_graph(graph, runtime.config, retriever=None if ret is None else
+                                   RetrieverRecipe(retriever, str(corpus), embedding_model))
     try:
         with tracking:
-            report = run_graph(tracking.job(curation_job(graph)), queries, out_dir=out, runtime=runtime,
+            report = ex.run(tracking.job(curation_job(graph)), queries, worker=spec, out_dir=out, runtime=runtime,
                                resume=resume, limit=limit, durability=durability,
                                on_progress=tee(RunProgressBar(console) if progress else None, tracking.on_progress),
                                total=total, retry_failed=retry_failed, max_tokens=max_tokens, max_cost=max_cost,

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from inkforge.cli import executor_options as xo
 from inkforge.cli.curate import MaxCostOpt, MaxTokensOpt
 from inkforge.cli.display import num, pct
 from inkforge.cli.options import (
@@ -217,6 +218,8 @@ def eval_judge_cmd(
     logging_dir: LoggingDirOpt = None,
     log_every: LogEveryOpt = 100,
     html: HtmlOpt = None,
+    executor: xo.ExecutorOpt = "local", address: xo.AddressOpt = None, workers: xo.WorkersOpt = None,
+    worker_concurrency: xo.WorkerConcurrencyOpt = None,
 ) -> None:
     """Evaluate the judge (with a rubric) against human labels, beside the length-only baseline.
 
@@ -245,12 +248,13 @@ def eval_judge_cmd(
     tracking = CommandTracking.from_flags(report_to, logging_dir, log_every, default_dir=out.parent / "runs",
                                           run_name=out.stem, config={"command": "eval-judge", "labels": str(labels),
                                                                      "rubric": str(rubric) if rubric else None})
+    ex = xo.executor_from_flags(executor, address, workers, worker_concurrency)
     runtime = runtime_from_flags(config, base_url, model, concurrency, task=task or (rb.task if rb else None))
     from inkforge.llm.budget import SpendCap
 
     runtime.usage.guard(SpendCap(max_tokens, max_cost))  # the report is all or nothing: a capped run writes none
     try:
-        with tracking, Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        with ex, tracking, Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                 console=console, transient=True) as progress:
             bar = progress.add_task("judge", total=len(rows) + len(items or []))
             track = tracking.judge_progress(runtime)
@@ -262,7 +266,7 @@ def eval_judge_cmd(
 
             report = run_sync(aevaluate_judge(
                 runtime, rows, rb, n_boot=bootstrap, seed=seed, unlabelled=items, max_failure_rate=max_failure_rate,
-                on_progress=on_progress))
+                on_progress=on_progress, bind=lambda d: ex.bind(d, runtime)))
             tracking.judge_report(report, len(rows))
     finally:
         runtime.close()

@@ -106,7 +106,8 @@ async def aevaluate_judge(runtime: Runtime, rows: Sequence[dict[str, Any]], rubr
                           detector: AgentDef[Any] = DETECTOR, n_boot: int = 1000, seed: int = 0,
                           unlabelled: Sequence[dict[str, Any]] | None = None,
                           max_failure_rate: float | None = 0.5,
-                          on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                          on_progress: Callable[[int, int], None] | None = None,
+                          bind: Callable[[AgentDef[Any]], Any] | None = None) -> dict[str, Any]:
     """Judge labelled rows with a rubric (concurrently) and report against the length baseline.
 
     Label rows are de-duplicated first (:func:`~inkforge.evaluation.labels.dedupe_labels`: one row per
@@ -127,6 +128,9 @@ async def aevaluate_judge(runtime: Runtime, rows: Sequence[dict[str, Any]], rubr
         max_failure_rate: Stop with :class:`~inkforge.core.errors.FailFastError` once more than this
             share of the judge calls fail (see :class:`FailureWatch`); ``None``: never stop.
         on_progress: Called with (done, total) after each judge call.
+        bind: How the detector is bound; default ``definition.bind(runtime)``. An executor's ``bind``
+            (e.g. :class:`~inkforge.graphs.executors.RayExecutor`) runs the calls on its workers and adds
+            their usage to ``runtime``'s.
 
     Returns:
         :func:`inkforge.evaluation.metrics.judge_report` plus ``labels`` (de-duplication counts),
@@ -141,7 +145,8 @@ async def aevaluate_judge(runtime: Runtime, rows: Sequence[dict[str, Any]], rubr
     """
     rb = rubric or Rubric.default(runtime.task.name)
     task = runtime.task
-    agent = detector_for_rubric(rubric, detector).bind(runtime)
+    definition = detector_for_rubric(rubric, detector)
+    agent = bind(definition) if bind is not None else definition.bind(runtime)
     dedup = dedupe_labels(rows)
     if dedup.changed:
         log.warning("labels: %s", dedup.message())

@@ -309,7 +309,7 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
                      on_progress: ProgressCallback | None = None, on_item: Callable[[RunReport], None] | None = None,
                      total: int | None = None, retry_failed: bool = False, max_tokens: int | None = None,
                      max_cost: float | None = None, fail_window: int | None = None,
-                     max_failure_rate: float | None = None) -> RunReport:
+                     max_failure_rate: float | None = None, item_runner: Any = None) -> RunReport:
     """Run ``job`` over every item of ``source``; see the module docstring for the guarantees.
 
     Args:
@@ -339,6 +339,10 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
         max_failure_rate: Failure share of that window above which the run stops with
             :class:`~inkforge.core.errors.FailFastError` naming the cause, resumable (``None``: the
             config's ``fail_fast.max_rate``, 0.8 by default).
+        item_runner: Where items' graphs run when not in this process: an object with
+            ``async run_item(item) -> final state`` and ``max_in_flight`` (e.g. a started
+            :class:`~inkforge.graphs.executors.RayExecutor`; see :mod:`inkforge.graphs.executors`).
+            Committing, outputs and resume stay here.
 
     Returns:
         A :class:`RunReport`.
@@ -395,10 +399,11 @@ async def arun_graph(job: GraphJob, source: str | os.PathLike[str] | Iterable[An
             # A breakpoint returns a partial state as if the graph had ended; nobody would resume it.
             raise InputError("the graph was compiled with interrupt_before/interrupt_after breakpoints; the "
                              "runner runs graphs to their end, compile it without them", field="graph")
-        limit_in_flight = max_in_flight or max(8, 2 * (runtime.limit if runtime is not None else 32))
+        limit_in_flight = max_in_flight or (item_runner.max_in_flight if item_runner is not None else
+                                            max(8, 2 * (runtime.limit if runtime is not None else 32)))
         on_error = job.on_error or _default_error_records(job)
         await _drive(job, graph, saver, state, writers, report, run_id, source, limit, limit_in_flight,
-                     durability, has_state, on_error, bar, on_item, spend)
+                     durability, has_state, on_error, bar, on_item, spend, item_runner)
     except (asyncio.CancelledError, KeyboardInterrupt):
         report.interrupted = True
         raise
@@ -429,7 +434,7 @@ async def _drive(job: GraphJob, graph: Any, saver: Any, state: RunState, writers
                  report: RunReport, run_id: int, source: Any, limit: int | None, max_in_flight: int,
                  durability: Durability, may_have_checkpoints: bool,
                  on_error: Callable[[QueryItem, BaseException], Records], bar: _Reporter,
-                 on_item: Callable[[RunReport], None] | None, spend: _Spend) -> None:
+                 on_item: Callable[[RunReport], None] | None, spend: _Spend, item_runner: Any = None) -> None:
     in_flight: dict[asyncio.Task[Any], QueryItem] = {}
     keys_in_flight: set[str] = set()
     # Errors are held back (bounded by MAX_ERROR_STREAK) until a success shows they are not a bug in the
@@ -457,6 +462,8 @@ async def _drive(job: GraphJob, graph: Any, saver: Any, state: RunState, writers
         return state
 
     async def run_item(item: QueryItem) -> Any:
+        if item_runner is not None:  # another process runs the graph (inkforge.graphs.executors)
+            return await item_runner.run_item(item)
         config = {"configurable": {"thread_id": item.key}, "recursion_limit": job.recursion_limit}
         if may_have_checkpoints:
             snap = await graph.aget_state(config)
