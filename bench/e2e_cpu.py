@@ -180,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--debias", type=json.loads, default={"length_residual": {"scope": "group"}},
                         help="JSON: the debiased run's reward-spec 'debias' mapping.")
     parser.add_argument("--skip-debiased", action="store_true", help="Run only the plain GRPO.")
+    parser.add_argument("--sft-batch-size", type=int, default=16)
+    parser.add_argument("--sft-max-length", type=int, default=192, help="SFT sequence length (tokens).")
+    parser.add_argument("--grpo-batch-size", type=int, default=32, help="Completions per GRPO step (4 per prompt).")
+    parser.add_argument("--grpo-completion-length", type=int, default=96, help="GRPO max completion tokens.")
     parser.add_argument("--hidden-size", type=int, default=128)
     parser.add_argument("--num-layers", type=int, default=4)
     parser.add_argument("--vocab-size", type=int, default=6000)
@@ -241,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     sft_cfg = load_config(
         SFTTrainingConfig, None, model_name_or_path=str(base), train_file=str(data / "sft.jsonl"),
         **common(work / "sft", args.seed), learning_rate=1e-3, warmup_steps=50, num_train_epochs=50,
-        per_device_train_batch_size=16, max_length=192,
+        per_device_train_batch_size=args.sft_batch_size, max_length=args.sft_max_length,
     )
     sft = train_sft(sft_cfg, callbacks=[time_limit(args.sft_minutes * 60)])
     sft_losses = [h["loss"] for h in sft.state.log_history if "loss" in h]
@@ -347,8 +351,9 @@ def main(argv: list[str] | None = None) -> int:
         grpo_cfg = load_config(
             GRPOTrainingConfig, None, model_name_or_path=str(work / "sft"), train_file=str(grpo_file),
             **{**common(work / out, args.seed), "logging_steps": 5}, rewards=[spec],
-            learning_rate=2e-5, beta=0.001, num_generations=4, per_device_train_batch_size=32,
-            gradient_accumulation_steps=1, max_completion_length=96, max_prompt_length=args.max_prompt_length,
+            learning_rate=2e-5, beta=0.001, num_generations=4, per_device_train_batch_size=args.grpo_batch_size,
+            gradient_accumulation_steps=1, max_completion_length=args.grpo_completion_length,
+            max_prompt_length=args.max_prompt_length,
             temperature=1.0, loss_type="dapo", num_train_epochs=1, **({"max_steps": steps} if steps else {}),
         )
         grpo = train_grpo(grpo_cfg, callbacks=[] if steps else [time_limit(args.grpo_minutes * 60)])
