@@ -180,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--debias", type=json.loads, default={"length_residual": {"scope": "group"}},
                         help="JSON: the debiased run's reward-spec 'debias' mapping.")
     parser.add_argument("--skip-debiased", action="store_true", help="Run only the plain GRPO.")
+    parser.add_argument("--reuse", action="store_true",
+                        help="Reuse the SFT policy and reward model already in --work (same flags and seed).")
     parser.add_argument("--sft-batch-size", type=int, default=16)
     parser.add_argument("--sft-max-length", type=int, default=192, help="SFT sequence length (tokens).")
     parser.add_argument("--grpo-batch-size", type=int, default=32, help="Completions per GRPO step (4 per prompt).")
@@ -247,11 +249,14 @@ def main(argv: list[str] | None = None) -> int:
         **common(work / "sft", args.seed), learning_rate=1e-3, warmup_steps=50, num_train_epochs=50,
         per_device_train_batch_size=args.sft_batch_size, max_length=args.sft_max_length,
     )
-    sft = train_sft(sft_cfg, callbacks=[time_limit(args.sft_minutes * 60)])
-    sft_losses = [h["loss"] for h in sft.state.log_history if "loss" in h]
-    summary["sft"] = {"steps": sft.state.global_step, "epochs": round(sft.state.epoch or 0, 2),
-                      "loss_first": sft_losses[0] if sft_losses else None,
-                      "loss_last": sft_losses[-1] if sft_losses else None}
+    if args.reuse and (work / "sft" / "config.json").is_file():
+        summary["sft"] = {"reused": str(work / "sft")}
+    else:
+        sft = train_sft(sft_cfg, callbacks=[time_limit(args.sft_minutes * 60)])
+        sft_losses = [h["loss"] for h in sft.state.log_history if "loss" in h]
+        summary["sft"] = {"steps": sft.state.global_step, "epochs": round(sft.state.epoch or 0, 2),
+                          "loss_first": sft_losses[0] if sft_losses else None,
+                          "loss_last": sft_losses[-1] if sft_losses else None}
     summary["timings_s"]["sft"] = time.monotonic() - start
     print(f"SFT: {summary['sft']}")
 
@@ -268,12 +273,15 @@ def main(argv: list[str] | None = None) -> int:
         **common(work / "rm", args.seed), learning_rate=3e-4, warmup_steps=20, num_train_epochs=20,
         per_device_train_batch_size=16, max_length=256,
     )
-    rm = train_reward_model(rm_cfg, callbacks=[time_limit(args.rm_minutes * 60)])
-    rm_losses = [h["loss"] for h in rm.state.log_history if "loss" in h]
-    summary["reward_model_training"] = {
-        "pairs": len(train_pairs), "steps": rm.state.global_step, "epochs": round(rm.state.epoch or 0, 2),
-        "loss_first": rm_losses[0] if rm_losses else None, "loss_last": rm_losses[-1] if rm_losses else None,
-    }
+    if args.reuse and (work / "rm" / "config.json").is_file():
+        summary["reward_model_training"] = {"pairs": len(train_pairs), "reused": str(work / "rm")}
+    else:
+        rm = train_reward_model(rm_cfg, callbacks=[time_limit(args.rm_minutes * 60)])
+        rm_losses = [h["loss"] for h in rm.state.log_history if "loss" in h]
+        summary["reward_model_training"] = {
+            "pairs": len(train_pairs), "steps": rm.state.global_step, "epochs": round(rm.state.epoch or 0, 2),
+            "loss_first": rm_losses[0] if rm_losses else None, "loss_last": rm_losses[-1] if rm_losses else None,
+        }
     summary["timings_s"]["rm"] = time.monotonic() - start
     print(f"RM: {summary['reward_model_training']}")
 
