@@ -14,12 +14,19 @@ work folder) and, within a ~15-minute budget on 2 cores:
    pairwise accuracy on length-matched pairs: the held-out preference pairs (same prompt), and
    good-vs-bad human-labelled greetings of lengths within ±3 characters (different queries);
 4. runs GRPO from the SFT policy against the reward model for ``--grpo-minutes`` and reports the
-   policy's reward-model score (and length, distinct-2, self-BLEU) on held-out queries before and after.
+   policy's reward-model score (and length, distinct-2, self-BLEU) on held-out queries before and after;
+5. runs GRPO again from the same SFT policy, same seed and the same number of steps, against the
+   length-debiased reward model (``--debias``, a reward spec's ``debias`` mapping; by default the
+   group-relative length residual) and reports the same figures as ``grpo_debiased``, printed beside
+   the plain run: in-band (30–50 characters) RM score before/after and the mean length change.
 
 Human labels follow length ~90% of the time, so every quality figure is printed beside the
 length-only baseline and on the length-controlled slice.
 
-Run: ``.venv/bin/python bench/e2e_cpu.py [--out bench/out/e2e_cpu.json] [--sft-minutes 4] ...``
+``--scale`` multiplies every stage's minutes (``--scale 0.5``: about half the run); ``--grpo-steps``
+fixes the GRPO steps instead of timing them.
+
+Run: ``.venv/bin/python bench/e2e_cpu.py [--out bench/out/e2e_cpu.json] [--scale 1] [--sft-minutes 4] ...``
 """
 
 from __future__ import annotations
@@ -167,6 +174,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sft-minutes", type=float, default=4.0)
     parser.add_argument("--rm-minutes", type=float, default=3.5)
     parser.add_argument("--grpo-minutes", type=float, default=3.0)
+    parser.add_argument("--scale", type=float, default=1.0, help="Multiply every stage's minutes by this.")
+    parser.add_argument("--grpo-steps", type=int, default=None,
+                        help="GRPO steps for both runs (default: as many as --grpo-minutes allows the plain run).")
+    parser.add_argument("--debias", type=json.loads, default={"length_residual": {"scope": "group"}},
+                        help="JSON: the debiased run's reward-spec 'debias' mapping.")
+    parser.add_argument("--skip-debiased", action="store_true", help="Run only the plain GRPO.")
+    parser.add_argument("--reuse", action="store_true",
+                        help="Reuse the SFT policy and reward model already in --work (same flags and seed).")
+    parser.add_argument("--sft-batch-size", type=int, default=16)
+    parser.add_argument("--sft-max-length", type=int, default=192, help="SFT sequence length (tokens).")
+    parser.add_argument("--grpo-batch-size", type=int, default=32, help="Completions per GRPO step (4 per prompt).")
+    parser.add_argument("--grpo-completion-length", type=int, default=96, help="GRPO max completion tokens.")
     parser.add_argument("--hidden-size", type=int, default=128)
     parser.add_argument("--num-layers", type=int, default=4)
     parser.add_argument("--vocab-size", type=int, default=6000)
@@ -177,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-pairs", type=int, default=20000, help="Cap on cross-query human pairs.")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    for name in ("sft_minutes", "rm_minutes", "grpo_minutes"):
+        setattr(args, name, getattr(args, name) * args.scale)
 
     data = args.data.resolve()
     needed = ["sft.jsonl", "preference_train.jsonl", "human_labels_dev.jsonl", "queries.txt"]
@@ -226,13 +247,16 @@ def main(argv: list[str] | None = None) -> int:
     sft_cfg = load_config(
         SFTTrainingConfig, None, model_name_or_path=str(base), train_file=str(data / "sft.jsonl"),
         **common(work / "sft", args.seed), learning_rate=1e-3, warmup_steps=50, num_train_epochs=50,
-        per_device_train_batch_size=16, max_length=192,
+        per_device_train_batch_size=args.sft_batch_size, max_length=args.sft_max_length,
     )
-    sft = train_sft(sft_cfg, callbacks=[time_limit(args.sft_minutes * 60)])
-    sft_losses = [h["loss"] for h in sft.state.log_history if "loss" in h]
-    summary["sft"] = {"steps": sft.state.global_step, "epochs": round(sft.state.epoch or 0, 2),
-                      "loss_first": sft_losses[0] if sft_losses else None,
-                      "loss_last": sft_losses[-1] if sft_losses else None}
+    if args.reuse and (work / "sft" / "config.json").is_file():
+        summary["sft"] = {"reused": str(work / "sft")}
+    else:
+        sft = train_sft(sft_cfg, callbacks=[time_limit(args.sft_minutes * 60)])
+        sft_losses = [h["loss"] for h in sft.state.log_history if "loss" in h]
+        summary["sft"] = {"steps": sft.state.global_step, "epochs": round(sft.state.epoch or 0, 2),
+                          "loss_first": sft_losses[0] if sft_losses else None,
+                          "loss_last": sft_losses[-1] if sft_losses else None}
     summary["timings_s"]["sft"] = time.monotonic() - start
     print(f"SFT: {summary['sft']}")
 
@@ -249,12 +273,15 @@ def main(argv: list[str] | None = None) -> int:
         **common(work / "rm", args.seed), learning_rate=3e-4, warmup_steps=20, num_train_epochs=20,
         per_device_train_batch_size=16, max_length=256,
     )
-    rm = train_reward_model(rm_cfg, callbacks=[time_limit(args.rm_minutes * 60)])
-    rm_losses = [h["loss"] for h in rm.state.log_history if "loss" in h]
-    summary["reward_model_training"] = {
-        "pairs": len(train_pairs), "steps": rm.state.global_step, "epochs": round(rm.state.epoch or 0, 2),
-        "loss_first": rm_losses[0] if rm_losses else None, "loss_last": rm_losses[-1] if rm_losses else None,
-    }
+    if args.reuse and (work / "rm" / "config.json").is_file():
+        summary["reward_model_training"] = {"pairs": len(train_pairs), "reused": str(work / "rm")}
+    else:
+        rm = train_reward_model(rm_cfg, callbacks=[time_limit(args.rm_minutes * 60)])
+        rm_losses = [h["loss"] for h in rm.state.log_history if "loss" in h]
+        summary["reward_model_training"] = {
+            "pairs": len(train_pairs), "steps": rm.state.global_step, "epochs": round(rm.state.epoch or 0, 2),
+            "loss_first": rm_losses[0] if rm_losses else None, "loss_last": rm_losses[-1] if rm_losses else None,
+        }
     summary["timings_s"]["rm"] = time.monotonic() - start
     print(f"RM: {summary['reward_model_training']}")
 
@@ -317,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             "rm_mean": report["reward_model"]["mean"],
             "rm_mean_band_30_50": report["band_30_50"].get("reward_model", {}).get("mean"),
             "n_band_30_50": report["band_30_50"]["n"],
+            "in_band_share": report["band_30_50"]["n"] / report["n_completions"],
             "length_mean": report["length"]["mean"],
             "distinct_2": report["distinct_2"],
             "self_bleu": report["self_bleu"],
@@ -325,31 +353,46 @@ def main(argv: list[str] | None = None) -> int:
 
     start = time.monotonic()
     before = policy_report(work / "sft")
-    grpo_cfg = load_config(
-        GRPOTrainingConfig, None, model_name_or_path=str(work / "sft"), train_file=str(grpo_file),
-        **{**common(work / "grpo", args.seed), "logging_steps": 5}, rewards=[{"type": "reward_model", "path": str(work / "rm"), "batch_size": 64}],
-        learning_rate=2e-5, beta=0.001, num_generations=4, per_device_train_batch_size=32,
-        gradient_accumulation_steps=1, max_completion_length=96, max_prompt_length=args.max_prompt_length, temperature=1.0,
-        loss_type="dapo", num_train_epochs=1,
-    )
-    grpo = train_grpo(grpo_cfg, callbacks=[time_limit(args.grpo_minutes * 60)])
-    after = policy_report(work / "grpo")
-    train_rewards = [h["reward"] for h in grpo.state.log_history if "reward" in h]
-    summary["grpo"] = {
-        "steps": grpo.state.global_step,
-        "train_reward_first": train_rewards[0] if train_rewards else None,
-        "train_reward_last": train_rewards[-1] if train_rewards else None,
-        "policy_before": before,
-        "policy_after": after,
-    }
+    rm_spec: dict[str, Any] = {"type": "reward_model", "path": str(work / "rm"), "batch_size": 64}
+
+    def run_grpo(out: str, spec: dict[str, Any], steps: int | None) -> dict[str, Any]:
+        grpo_cfg = load_config(
+            GRPOTrainingConfig, None, model_name_or_path=str(work / "sft"), train_file=str(grpo_file),
+            **{**common(work / out, args.seed), "logging_steps": 5}, rewards=[spec],
+            learning_rate=2e-5, beta=0.001, num_generations=4, per_device_train_batch_size=args.grpo_batch_size,
+            gradient_accumulation_steps=1, max_completion_length=args.grpo_completion_length,
+            max_prompt_length=args.max_prompt_length,
+            temperature=1.0, loss_type="dapo", num_train_epochs=1, **({"max_steps": steps} if steps else {}),
+        )
+        grpo = train_grpo(grpo_cfg, callbacks=[] if steps else [time_limit(args.grpo_minutes * 60)])
+        after = policy_report(work / out)
+        train_rewards = [h["reward"] for h in grpo.state.log_history if "reward" in h]
+        return {
+            "steps": grpo.state.global_step,
+            "train_reward_first": train_rewards[0] if train_rewards else None,
+            "train_reward_last": train_rewards[-1] if train_rewards else None,
+            "policy_before": before,
+            "policy_after": after,
+            "length_change": (after["length_mean"] - before["length_mean"]) / before["length_mean"]
+            if before["length_mean"] else None,
+        }
+
+    summary["grpo"] = run_grpo("grpo", rm_spec, args.grpo_steps)
     summary["timings_s"]["grpo_and_policy_eval"] = time.monotonic() - start
+    if not args.skip_debiased:
+        # Same SFT start, seed and step count: the only difference is the reward's debiasing.
+        start = time.monotonic()
+        summary["grpo_debiased"] = run_grpo("grpo_debiased", {**rm_spec, "debias": args.debias},
+                                            summary["grpo"]["steps"])
+        summary["grpo_debiased"]["debias"] = args.debias
+        summary["timings_s"]["grpo_debiased_and_policy_eval"] = time.monotonic() - start
     summary["timings_s"]["total"] = time.monotonic() - t0
 
-    print_summary(summary)
-    if args.out:
+    if args.out:  # written before printing: a long run's figures survive a display error
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
         print(f"summary: {args.out}")
+    print_summary(summary)
     return 0
 
 
@@ -397,24 +440,35 @@ def print_summary(summary: dict[str, Any]) -> None:
     console.print(pairs)
 
     grpo = summary["grpo"]
-    policy = Table(title=f"policy on held-out queries: SFT vs SFT+GRPO ({grpo['steps']} steps against the RM)")
+    debiased = summary.get("grpo_debiased")
+    runs = [("plain", grpo)] + ([("debiased", debiased)] if debiased else [])
+    policy = Table(title=f"policy on held-out queries: SFT vs SFT+GRPO ({grpo['steps']} steps against the RM; "
+                         "debiased: same start, seed and steps, length-debiased RM)")
     policy.add_column("metric")
-    policy.add_column("before", justify="right")
-    policy.add_column("after", justify="right")
-    b, a = grpo["policy_before"], grpo["policy_after"]
-    policy.add_row("RM score mean", _f(b["rm_mean"]), _f(a["rm_mean"]))
+    policy.add_column("SFT (before)", justify="right")
+    for label, _ in runs:
+        policy.add_column(f"after GRPO, {label}", justify="right")
+    b = grpo["policy_before"]
+    afters = [run["policy_after"] for _, run in runs]
+    policy.add_row("RM score mean", _f(b["rm_mean"]), *(_f(a["rm_mean"]) for a in afters))
     policy.add_row("RM score mean, 30–50 chars", _f(b["rm_mean_band_30_50"]) + f" (n={b['n_band_30_50']})",
-                   _f(a["rm_mean_band_30_50"]) + f" (n={a['n_band_30_50']})")
-    policy.add_row("length mean (chars)", f"{b['length_mean']:.1f}", f"{a['length_mean']:.1f}")
-    policy.add_row("distinct-2", _f(b["distinct_2"]), _f(a["distinct_2"]))
-    policy.add_row("self-BLEU", _f(b["self_bleu"]), _f(a["self_bleu"]))
+                   *(_f(a["rm_mean_band_30_50"]) + f" (n={a['n_band_30_50']})" for a in afters))
+    policy.add_row("share in 30–50 chars", _f(b["in_band_share"], True), *(_f(a["in_band_share"], True) for a in afters))
+    policy.add_row("length mean (chars)", f"{b['length_mean']:.1f}", *(f"{a['length_mean']:.1f}" for a in afters))
+    policy.add_row("mean length change", "", *(_f(run["length_change"], True) for _, run in runs))
+    policy.add_row("distinct-2", _f(b["distinct_2"]), *(_f(a["distinct_2"]) for a in afters))
+    policy.add_row("self-BLEU", _f(b["self_bleu"]), *(_f(a["self_bleu"]) for a in afters))
     console.print(policy)
     console.print(f"SFT {summary['sft']} | RM {summary['reward_model_training']} | timings "
                   + ", ".join(f"{k}={v:.0f}s" for k, v in summary["timings_s"].items()))
-    console.print_json(json.dumps({k: v for k, v in summary.items() if k != "grpo"} | {
-        "grpo": {k: v for k, v in grpo.items() if not k.startswith("policy")}
-        | {"policy_before": {k: v for k, v in b.items() if k != "samples"},
-           "policy_after": {k: v for k, v in a.items() if k != "samples"}}}, ensure_ascii=False))
+
+    def lean(run: dict[str, Any]) -> dict[str, Any]:
+        return {k: ({kk: vv for kk, vv in v.items() if kk != "samples"} if k.startswith("policy") else v)
+                for k, v in run.items()}
+
+    console.print_json(json.dumps({k: v for k, v in summary.items() if not k.startswith("grpo")}
+                                  | {name: lean(summary[name]) for name in ("grpo", "grpo_debiased") if name in summary},
+                                  ensure_ascii=False))
 
 
 if __name__ == "__main__":

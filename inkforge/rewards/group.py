@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -47,6 +48,7 @@ __all__ = [
     "TieBreakStats",
     "compare_pair",
     "group_spans",
+    "prompt_keys",
     "listwise_win_rates",
     "pairwise_win_rates",
     "rank_list",
@@ -77,6 +79,17 @@ def group_spans(keys: Sequence[Hashable], num_generations: int | None = None) ->
             spans.append((start, i))
             start = i
     return spans
+
+
+def prompt_keys(prompts: Sequence[Any]) -> list[Hashable]:
+    """One hashable key per prompt (a string, or a chat message list), for :func:`group_spans`.
+
+    Example:
+        >>> prompt_keys(["a", [{"role": "user", "content": "b"}]])[0]
+        'a'
+    """
+    return [p if isinstance(p, str) else json.dumps(p, ensure_ascii=False, sort_keys=True, default=str)
+            for p in prompts]
 
 
 def pairwise_win_rates(n: int, outcomes: dict[tuple[int, int], list[float]]) -> list[float]:

@@ -9,7 +9,9 @@ never degrades training silently:
 * **Binary, as in the paper**: ``Good`` → ``1.0``, ``Bad`` → ``0.0``, both real verdicts. Graded
   mode asks for an integer score on a scale (``1..5``, ``0..10``...) and normalises it to ``[0, 1]``.
 * **Failures are ``None``, never ``0.0``**: a parse error, timeout, refusal or rate limit that
-  survives the retries gives ``None``, which TRL masks out of the loss. When more than
+  survives the retries gives ``None``. Alone, TRL masks it out of the loss; beside other rewards
+  TRL would sum the others, so :func:`~inkforge.training.reward_selection.build_reward_funcs`
+  masks every reward of that completion (:mod:`inkforge.rewards.masking`). When more than
   ``max_failure_rate`` of the recent calls fails (the batch, or the last ``fail_fast_window``
   completions when the batch is smaller), :class:`~inkforge.core.errors.FailFastError` stops training
   rather than let it run on a broken judge.

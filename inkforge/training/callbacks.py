@@ -6,7 +6,9 @@ formulaic text, and the training reward keeps rising while quality falls. The mo
 completions for a fixed set of probe prompts every ``every_steps`` steps (greedy decoding, so two
 measurements differ only because the policy did) and logs:
 
-* ``monitor/length_mean`` and ``monitor/length_growth`` (relative to the first measurement),
+* ``monitor/length_mean`` and ``monitor/length_growth`` (relative to the first measurement), and
+  ``monitor/in_band``, the share of completions inside the task's length band (30–50 characters
+  for greetings): length drift, logged beside the rewards,
 * ``monitor/distinct_1``, ``monitor/distinct_2`` (character n-grams across the probe completions),
 * ``monitor/reward/<name>`` per reward function, and ``monitor/judge_pass_rate`` when a judge
   reward is configured (the share of completions the judge scores at least ``judge_pass_threshold``;
@@ -32,6 +34,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from inkforge.core.text import completion_text
+from inkforge.rewards.debias import band_share
 from inkforge.training.metrics import distinct_n
 
 __all__ = ["RewardHackingMonitor"]
@@ -86,6 +89,7 @@ class RewardHackingMonitor(TrainerCallback):
         max_length_growth: Stop when mean length exceeds ``(1 + x)`` times the first measurement.
         min_distinct2: Stop when distinct-2 falls below this.
         max_guard_rate: Stop when the guard rate exceeds this.
+        length_band: Inclusive ``(low, high)`` characters for ``monitor/in_band``; ``None``: not logged.
 
     Attributes:
         history: One metrics dict per probe, with ``step``.
@@ -107,6 +111,7 @@ class RewardHackingMonitor(TrainerCallback):
         min_distinct2: float | None = None,
         max_guard_rate: float | None = None,
         reward_kwargs: dict[str, Sequence[Any]] | None = None,
+        length_band: tuple[int, int] | None = (30, 50),
     ) -> None:
         if every_steps <= 0:
             raise ValueError(f"every_steps must be positive, got {every_steps}")
@@ -123,6 +128,7 @@ class RewardHackingMonitor(TrainerCallback):
         self.min_distinct2 = min_distinct2
         self.max_guard_rate = max_guard_rate
         self.reward_kwargs = dict(reward_kwargs or {})
+        self.length_band = length_band
         self.history: list[dict[str, float]] = []
         self.stop_reason: str | None = None
         self.samples: list[str] = []
@@ -143,6 +149,8 @@ class RewardHackingMonitor(TrainerCallback):
             "distinct_1": distinct_n(completions, 1),
             "distinct_2": distinct_n(completions, 2),
         }
+        if self.length_band is not None:
+            metrics["in_band"] = band_share([len(c) for c in completions], self.length_band)
         conversational = not isinstance(self.probes[0], str)
         as_completions: list[Any] = (
             [[{"role": "assistant", "content": c}] for c in completions] if conversational else list(completions)

@@ -379,6 +379,10 @@ class GRPOTrainingConfig(GRPOConfig, InkforgeFields):
         guards: Guard specs applied on top of every reward (see :mod:`inkforge.rewards.guards`),
             e.g. ``[{name: default, language: zh}]``.
         guard_mode: How a triggered guard changes a reward (passed to ``GuardedReward``).
+        reward_mask_policy: What a failed reward flagged ``mask_on_failure`` (every judge, by
+            default) masks: ``row``, every reward of that completion, so TRL drops it from the loss;
+            ``group``, every completion of its prompt's group. Length debiasing is per reward, its
+            ``debias:`` key (see :mod:`inkforge.training.reward_selection`).
         max_prompt_length: Prompts longer than this many tokens (chat template included) are
             dropped before training, like verl's ``filter_overlong_prompts``. TRL 1.x no longer
             truncates prompts itself.
@@ -390,6 +394,9 @@ class GRPOTrainingConfig(GRPOConfig, InkforgeFields):
             this fraction over the first measurement (``0.5``: +50%).
         monitor_min_distinct2: Stop when probe distinct-2 falls below this.
         monitor_max_guard_rate: Stop when the share of probe completions tripping a guard exceeds this.
+        monitor_band_min: Low end (characters) of the length band whose share of probe
+            completions the monitor logs as ``monitor/in_band`` (the greeting task's 30).
+        monitor_band_max: High end of that band (50).
     """
 
     rewards: list[dict] | str | None = field(
@@ -397,6 +404,8 @@ class GRPOTrainingConfig(GRPOConfig, InkforgeFields):
     )
     guards: list[dict] | str | None = field(default=None, metadata=_help("Guard specs: YAML list or JSON."))
     guard_mode: str | None = field(default=None, metadata=_help("How triggered guards change rewards."))
+    reward_mask_policy: str = field(default="row", metadata=_help(
+        "row|group: what a failed judge (mask_on_failure reward) masks."))
     max_prompt_length: int | None = field(default=256, metadata=_help("Drop prompts longer than this (tokens)."))
     monitor_every_steps: int = field(default=0, metadata=_help("Reward-hacking monitor period (0: off)."))
     monitor_probe_file: str | None = field(default=None, metadata=_help("Probe prompts for the monitor."))
@@ -405,6 +414,8 @@ class GRPOTrainingConfig(GRPOConfig, InkforgeFields):
     monitor_max_length_growth: float | None = field(default=None, metadata=_help("Stop on length growth > x."))
     monitor_min_distinct2: float | None = field(default=None, metadata=_help("Stop on distinct-2 < x."))
     monitor_max_guard_rate: float | None = field(default=None, metadata=_help("Stop on guard rate > x."))
+    monitor_band_min: int = field(default=30, metadata=_help("Length band low end (chars) for monitor/in_band."))
+    monitor_band_max: int = field(default=50, metadata=_help("Length band high end (chars) for monitor/in_band."))
 
     def __post_init__(self) -> None:
         self.rewards = _json_list(self.rewards, "rewards")
@@ -422,6 +433,12 @@ class GRPOTrainingConfig(GRPOConfig, InkforgeFields):
         self._check_inkforge_fields()
         if self.monitor_every_steps < 0:
             raise ConfigError("must be >= 0", field="monitor_every_steps")
+        if self.reward_mask_policy not in ("row", "group"):
+            raise ConfigError(f"must be 'row' or 'group', got {self.reward_mask_policy!r}",
+                              field="reward_mask_policy")
+        if not 0 <= self.monitor_band_min <= self.monitor_band_max:
+            raise ConfigError(f"need 0 <= monitor_band_min <= monitor_band_max, got "
+                              f"{self.monitor_band_min}, {self.monitor_band_max}", field="monitor_band_min")
 
     @property
     def reward_specs(self) -> list[dict[str, Any]]:

@@ -74,6 +74,7 @@ def _monitor(config: GRPOTrainingConfig, train_dataset: Dataset, reward_funcs: l
         max_length_growth=config.monitor_max_length_growth,
         min_distinct2=config.monitor_min_distinct2,
         max_guard_rate=config.monitor_max_guard_rate,
+        length_band=(config.monitor_band_min, config.monitor_band_max),
         reward_kwargs={"query": list(probes["query"])} if "query" in probes.column_names else None,
     )
 
@@ -100,7 +101,8 @@ def train_grpo(config: GRPOTrainingConfig, *, callbacks: Sequence[Any] = ()) -> 
     )
     train_dataset = drop_long_prompts(train_dataset, tokenizer, config.max_prompt_length)
     reward_funcs, reward_weights = build_reward_funcs(
-        config.reward_specs, guards=config.guard_specs, guard_mode=config.guard_mode
+        config.reward_specs, guards=config.guard_specs, guard_mode=config.guard_mode,
+        mask_policy=config.reward_mask_policy, num_generations=config.num_generations,
     )
     config.reward_weights = reward_weights
     monitor = _monitor(config, train_dataset, reward_funcs) if config.monitor_every_steps else None

@@ -10,8 +10,21 @@ A GRPO config lists its rewards as specs; TRL sums them with ``reward_weights``:
     guards:
       - {name: default, language: zh}    # inkforge.rewards.guards.default_guards(language="zh")
 
-Every key other than ``type``, ``name`` (for rules), ``weight`` is passed to the reward's
-constructor. Guards wrap every reward (:class:`inkforge.rewards.guards.GuardedReward`), so a
+Every key other than ``type``, ``name`` (for rules), ``weight``, ``mask_on_failure`` and ``debias``
+is passed to the reward's constructor. Two keys apply to any reward:
+
+* ``debias``: length debiasing (:mod:`inkforge.rewards.debias`), applied to this reward's score
+  before guards and weights::
+
+      debias:
+        length_residual: {scope: group}            # or true: regress out length within GRPO groups
+        length_band: {per_char: 0.05, unit: std}   # or true: penalise characters outside 30-50
+
+* ``mask_on_failure`` (default ``true`` for a judge, ``false`` otherwise): when this reward fails
+  (``None``) for a completion, every reward of that completion is masked, so TRL drops it from the
+  loss instead of summing the others (:class:`inkforge.rewards.masking.MaskedRewardSet`).
+
+Guards wrap every reward (:class:`inkforge.rewards.guards.GuardedReward`), so a
 completion that trips a guard (a refusal, a second greeting, a wrong language...) is handled the same
 way whichever reward scores it.
 
@@ -29,7 +42,7 @@ from typing import Any
 from inkforge.core.errors import ConfigError
 from inkforge.core.plugins import import_object
 
-__all__ = ["RULES", "build_guards", "build_reward_funcs", "build_reward"]
+__all__ = ["DEBIAS", "RULES", "build_debias", "build_guards", "build_reward_funcs", "build_reward"]
 
 RewardFunc = Callable[..., list[float | None]]
 
@@ -42,6 +55,59 @@ def _rule_registry() -> dict[str, Callable[..., RewardFunc]]:
 
 #: Names accepted by ``{type: rule, name: ...}``.
 RULES: tuple[str, ...] = ("length_target", "distinct")
+
+#: Keys of a reward spec's ``debias`` mapping, in the order they are applied.
+DEBIAS: tuple[str, ...] = ("length_residual", "length_band")
+
+#: Spec keys that configure the reward's handling rather than its constructor.
+_HANDLING_KEYS = ("type", "weight", "mask_on_failure", "debias")
+
+
+def build_debias(func: RewardFunc, debias: Any, *, num_generations: int | None = None,
+                 where: str = "rewards[0]") -> RewardFunc:
+    """Wrap ``func`` in the length debiasing its spec's ``debias`` mapping asks for.
+
+    Args:
+        func: The reward.
+        debias: ``{length_residual: {...} | true, length_band: {...} | true}`` (``None``: none).
+        num_generations: GRPO group size, the default for ``length_residual``'s groups.
+        where: The spec's position, for error messages.
+
+    Returns:
+        ``func`` itself, or ``length_band(length_residual(func))`` (whichever are on).
+
+    Raises:
+        ConfigError: An unknown key or option.
+
+    Example:
+        >>> from inkforge.rewards.rules import DistinctReward
+        >>> build_debias(DistinctReward(), {"length_band": {"band": [30, 50]}}).__name__
+        'distinct_length_band'
+    """
+    if debias is None or debias is False:
+        return func
+    if not isinstance(debias, dict):
+        raise ConfigError(f"expected a mapping with keys {list(DEBIAS)}, got {debias!r}", field=f"{where}.debias")
+    unknown = [k for k in debias if k not in DEBIAS]
+    if unknown:
+        raise ConfigError(f"unknown debias option {unknown[0]!r}; known: {list(DEBIAS)}", field=f"{where}.debias")
+    from inkforge.rewards.debias import LengthBandPenalty, LengthResidualReward
+
+    classes: dict[str, Any] = {"length_residual": LengthResidualReward, "length_band": LengthBandPenalty}
+    for key in DEBIAS:
+        options = debias.get(key)
+        if options is None or options is False:
+            continue
+        options = {} if options is True else options
+        if not isinstance(options, dict):
+            raise ConfigError(f"expected true or a mapping, got {options!r}", field=f"{where}.debias.{key}")
+        if key == "length_residual" and num_generations is not None:
+            options = {"num_generations": num_generations, **options}
+        try:
+            func = classes[key](func, **options)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ConfigError(str(exc), field=f"{where}.debias.{key}") from exc
+    return func
 
 
 def build_reward(spec: dict[str, Any], index: int = 0) -> RewardFunc:
@@ -59,7 +125,7 @@ def build_reward(spec: dict[str, Any], index: int = 0) -> RewardFunc:
     """
     where = f"rewards[{index}]"
     kind = spec.get("type")
-    options = {k: v for k, v in spec.items() if k not in ("type", "weight")}
+    options = {k: v for k, v in spec.items() if k not in _HANDLING_KEYS}
     if kind == "rule":
         name = options.pop("name", None)
         registry = _rule_registry()
@@ -147,13 +213,21 @@ def build_reward_funcs(
     *,
     guards: Sequence[dict[str, Any]] = (),
     guard_mode: str | None = None,
+    mask_policy: str = "row",
+    num_generations: int | None = None,
 ) -> tuple[list[RewardFunc], list[float]]:
     """Build the reward functions and their weights for ``GRPOTrainer``.
+
+    Each reward is built, length-debiased (its ``debias``), guarded, then, when any spec has
+    ``mask_on_failure`` (every judge by default), the list becomes the views of one
+    :class:`~inkforge.rewards.masking.MaskedRewardSet`, so a failure masks the whole completion.
 
     Args:
         specs: The config's ``rewards`` list.
         guards: The config's ``guards`` list; every reward is wrapped in ``GuardedReward``.
         guard_mode: Passed to ``GuardedReward`` as ``mode`` when set.
+        mask_policy: ``row`` (mask the failed completion) or ``group`` (mask its whole group).
+        num_generations: GRPO group size (groups for ``length_residual`` and ``mask_policy: group``).
 
     Returns:
         ``(reward_funcs, reward_weights)`` for ``GRPOTrainer(reward_funcs=...)`` and
@@ -169,8 +243,18 @@ def build_reward_funcs(
     """
     if not specs:
         raise ConfigError("at least one reward spec is required", field="rewards")
-    funcs: list[Any] = [build_reward(dict(spec), i) for i, spec in enumerate(specs)]
+    if mask_policy not in ("row", "group"):
+        raise ConfigError(f"must be 'row' or 'group', got {mask_policy!r}", field="reward_mask_policy")
+    funcs: list[Any] = [build_debias(build_reward(dict(spec), i), spec.get("debias"),
+                                     num_generations=num_generations, where=f"rewards[{i}]")
+                        for i, spec in enumerate(specs)]
     weights = [float(spec.get("weight", 1.0)) for spec in specs]
+    flags = []
+    for i, spec in enumerate(specs):
+        flag = spec.get("mask_on_failure", spec.get("type") == "judge")
+        if not isinstance(flag, bool):
+            raise ConfigError(f"expected true or false, got {flag!r}", field=f"rewards[{i}].mask_on_failure")
+        flags.append(flag)
     guard_objects = build_guards(guards) if guards else []
     if guard_objects:
         from inkforge.rewards.guards import GuardedReward
@@ -182,4 +266,9 @@ def build_reward_funcs(
         except ValueError as exc:
             raise ConfigError(str(exc), field="guard_mode") from exc
     _unique_names(funcs)
+    if any(flags):
+        from inkforge.rewards.masking import MaskedRewardSet
+
+        funcs = list(MaskedRewardSet(funcs, flags, policy=mask_policy,  # type: ignore[arg-type]
+                                     num_generations=num_generations).funcs)
     return funcs, weights

@@ -201,8 +201,27 @@ def test_grpo_with_reward_model_guards_and_monitor(workdir: Path, tiny: str, tra
     # Baseline probe before training, then one per step, in the step's own log row.
     probes = [h for h in history if "monitor/distinct_2" in h]
     assert [h["step"] for h in probes] == [0, 1, 2]
-    assert {"monitor/length_mean", "monitor/guard_rate", "monitor/reward/guarded_reward_model"} <= set(probes[-1])
+    assert {"monitor/length_mean", "monitor/in_band", "monitor/guard_rate",
+            "monitor/reward/guarded_reward_model"} <= set(probes[-1])
     assert "reward" in probes[-1]
+
+
+def test_grpo_with_a_length_debiased_reward_logs_length_drift(workdir: Path, tiny: str) -> None:
+    trainer = _grpo(
+        workdir, tiny, "grpo_debiased",
+        rewards=[{"type": "rule", "name": "length_target", "target": 20,
+                  "debias": {"length_residual": True, "length_band": {"band": [5, 30]}}}],
+        max_steps=2, monitor_every_steps=1, monitor_num_probes=2, monitor_max_new_tokens=6,
+        monitor_band_min=5, monitor_band_max=30,
+    )
+    name = "length_target_length_residual_length_band"
+    rows = [h for h in trainer.state.log_history if f"rewards/{name}/mean" in h]
+    assert len(rows) == 2
+    # The length drift sits in the same log row as the reward: slope, mean length, in-band share.
+    for row in rows:
+        assert {"length_target_length_residual/length_slope", f"{name}/length_mean", f"{name}/in_band",
+                "monitor/in_band"} <= set(row)
+        assert 0.0 <= row[f"{name}/in_band"] <= 1.0
 
 
 def test_monitor_stops_training_on_drift(workdir: Path, tiny: str) -> None:

@@ -341,3 +341,15 @@ def test_distinct_and_self_bleu() -> None:
     stats = length_stats(["一", "一二", "一二三", "一二三四"])
     assert stats["mean"] == 2.5 and stats["min"] == 1 and stats["max"] == 4
     assert length_stats([])["mean"] == 0.0
+
+
+def test_grpo_reward_section_mask_policy_debias_and_monitor_band(tmp_path: Path) -> None:
+    specs = [{"type": "rule", "name": "distinct", "debias": {"length_residual": {"scope": "batch"}}}]
+    cfg = GRPOTrainingConfig(**BASE, output_dir=str(tmp_path), rewards=specs, reward_mask_policy="group",
+                             monitor_band_min=20, monitor_band_max=40)
+    assert cfg.reward_specs[0]["debias"] == {"length_residual": {"scope": "batch"}}
+    assert (cfg.reward_mask_policy, cfg.monitor_band_min, cfg.monitor_band_max) == ("group", 20, 40)
+    with pytest.raises(ConfigError, match="reward_mask_policy|'row' or 'group'"):
+        GRPOTrainingConfig(**BASE, output_dir=str(tmp_path), rewards=specs, reward_mask_policy="drop")
+    with pytest.raises(ConfigError, match="monitor_band"):
+        GRPOTrainingConfig(**BASE, output_dir=str(tmp_path), rewards=specs, monitor_band_min=60)
