@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
 from inkforge.rewards.guards.base import GuardResult, passed, short_snippet
+from inkforge.rewards.guards.clauses import clause_finding
 from inkforge.rewards.guards.patterns import (
     ASCII_LETTER_RE,
     CLAUSE_SPLIT_RE,
@@ -276,6 +277,9 @@ class ManipulationGuard:
             clause = _grading_talk(norm)
             if clause:
                 return "grading_talk", clause.strip()
+        found = clause_finding(parts)
+        if found is not None and found[0] in self.categories:
+            return found
         return None
 
     def check(self, prompt: str, completion: str) -> GuardResult:
