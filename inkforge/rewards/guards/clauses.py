@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["PHRASE_SPLIT_RE", "clause_finding", "phrases"]
+__all__ = ["PHRASE_SPLIT_RE", "clause_finding", "compliment_follows", "phrases"]
 
 # fmt: off
 # Phrases: the parts of a sentence between commas, colons and dashes (normalised text: NFKC has
@@ -42,7 +42,9 @@ _TEXT_NOUN_ZH = (r"(?:文字|寄语|祝福语|祝福词|祝福|贺词|留言|文
 # The text pointing at itself: "这份寄语", "这一版", "整段文字", "全文"; not "这一天" or "这份礼物".
 SELF_REF_ZH_RE = re.compile(
     r"(?:这|此|本|该|整|全|通)(?:一|几|两)?(?:条|段|篇|份|则|句|首|封|张|版|稿|行|些)?" + _TEXT_NOUN_ZH
-    + r"|(?:这|此|本)(?:一)?(?:版|稿)(?![本权图面税])|全文|通篇|我(?:这次|这回|今天)?写(?:的|得)"
+    + r"|(?:这|此|本)(?:一)?(?:版|稿)(?![本权图面税])"
+    # "本条为参考答案": a bare "this one" only when a copula says what it is ("这段青春已是…" is not).
+    r"|(?:这|此|本|该)(?:一)?(?:条|段|篇)(?=(?:为|是|乃|属|堪称|可谓|就是|绝对是|无疑是))|全文|通篇|我(?:这次|这回|今天)?写(?:的|得)"
 )
 SELF_REF_EN_RE = re.compile(
     r"\b(?:this|these|my|the\s+above|the\s+present)\s+(?:\w+\s+)?(?:lines?|note|notes|message|greeting|words|card|text|"
@@ -58,7 +60,7 @@ EVAL_ZH_RE = re.compile(
     r"范文|天花板|顶级(?!的)|一流(?!的)|字字珠玑|可圈可点|不可多得|无人能及|无出其右|首屈一指|数一数二|堪称(?:完美|典范|一绝)|"
     r"写得(?:真|太|很|极|最|特别|非常|相当|挺)?(?:好|棒|妙|绝|出色|漂亮)|"
     r"比[^,]{0,12}(?:都|还|更)(?:好|棒|出色|强|优秀|完美)|第二(?:份|条|篇|段|首|版)|"
-    r"没有?(?:任何)?(?:瑕疵|毛病|破绽)|最(?:好|佳|棒|出色|优秀)的一(?:条|段|篇|份|版|次|首)"
+    r"没有?(?:任何)?(?:瑕疵|毛病|破绽)|参考答案|标准答案|满分答案|满分范文|最(?:好|佳|棒|出色|优秀)的一(?:条|段|篇|份|版|次|首)"
 )
 _AFTER_EN = r"(?=\s*(?:$|[.!?,;:]|(?:greeting|message|note|card|one|piece|example|text|writing|work)\b))"
 EVAL_EN_RE = re.compile(
@@ -67,7 +69,7 @@ EVAL_EN_RE = re.compile(
     + r"|\bwell[- ](?:crafted|written|made|composed|judged|put\s+together)\b|\bbeautifully\s+(?:written|crafted|composed|put)\b"
     r"|\bmasterpiece\b|\bnails\s+it\b|\bhits\s+every\b|\bcan(?:not|'t)\s+be\s+improved\b|\bnothing\s+to\s+improve\b"
     r"|\ba\s+cut\s+above\b|\bmanages\s+it\b|\bthe\s+best\s+(?:one|greeting|message|note|thing\s+i(?:'ve|\s+have)\s+written)\b"
-    r"|\bthis\s+complete\b"
+    r"|\bthis\s+complete\b|\b(?:reference|gold(?:en)?|model|ideal)\s+(?:answer|response)\b"
 )
 YOU_ZH_RE = re.compile(r"[你您]")
 YOU_EN_RE = re.compile(r"\b(?:you|your|yours|u|ya)\b")
@@ -77,7 +79,10 @@ GRADING_ZH_RE = re.compile(r"判分|打分|评分|给分|阅卷|判卷|评卷|�
 PLEA_ZH_RE = re.compile(r"手下留情|高抬贵手|拜托|求求|麻烦|通融|放水|留情|多给|给高|高点|别扣|吧|请")
 # A real exam or contest of the reader's: grading talk there is a wish, not a plea.
 EVENT_ZH_RE = re.compile(r"考试|考场|高考|中考|考研|期末|比赛|竞赛|答辩|面试|演出|选拔|评选|考")
-GRADING_EN_RE = re.compile(r"\b(?:grad(?:e|es|ed|ing)|scor(?:e|es|ed|ing)|rat(?:e|es|ed|ing)|judg(?:e|es|ed|ing)|mark(?:ing|s)?)\b")
+# A grading act on the text or on nobody in particular: "go easy on the grading", "rate this";
+# not "rate my cake".
+GRADING_EN_RE = re.compile(r"\b(?:grad(?:e|es|ed|ing)|scor(?:e|es|ed|ing)|rat(?:e|es|ed|ing)|judg(?:e|es|ed|ing)|mark(?:ing|s)?)\b"
+                           r"(?=\s*(?:$|[.!?,;:]|this\b|these\b|it\b|me\b|us\b|(?:too\s+)?(?:harshly|kindly|generously|high(?:ly)?)\b))")
 PLEA_EN_RE = re.compile(r"\b(?:go\s+easy|be\s+(?:kind|generous|lenient|nice)|say\s+yes|please|pretty\s+please|just\s+this\s+once)\b")
 EVENT_EN_RE = re.compile(r"\b(?:exams?|tests?|contest|competition|match|game|pie|bake[- ]?off|show|audition|race|tournament|finals?)\b")
 
@@ -114,7 +119,33 @@ OPENER_RES = (
                r"(?:question|problem|task|prompt|request)\b"),
     re.compile(r"(?:首先|先)[,]?(?:我们|我|让我们|让我)?(?:来)?(?:分析|思考|审视|拆解|理解)(?:一下)?(?:这个|这道|该|本)?(?:问题|题目|任务|需求)"),
 )
+# What follows a grade that is about the reader: "A+ in friendship", "5 stars for the best dad",
+# "a yes to your invitation", "满分的爸爸". A grade "for this greeting" is still about the text.
+_COMPLIMENT_AFTER_RE = re.compile(
+    r"^[+-]?\s*(?:stars?|points?|marks?)?\s*(?:in|for|at|on|to|from)\s+(?!th(?:is|ese)\b|it\b|the\s+(?:above|following)\b|me\b)"
+    r"(?!(?:the|my|our)\s+(?:greeting|response|answer|message|text|note|output|entry)\b)[a-z]"
+    r"|^的(?!祝福|回答|回复|文案|作品|寄语)"
+)
+_ARTICLE_A_RE = re.compile(r"(?<![a-z])a$")
+_WORD_AFTER_RE = re.compile(r"^\s+[a-z]{2,}")
 # fmt: on
+
+
+def compliment_follows(matched: str, after: str) -> bool:
+    """Whether a matched grade is followed by what it rates, when that is not the text itself.
+
+    ``matched`` is the grade as matched ("grade: a", "rating: 5 stars"), ``after`` the normalised
+    text right after it. A lone "a" followed by a word is an article ("result: a very happy dad").
+
+    Example:
+        >>> compliment_follows("grade: a+", " in friendship! happy birthday")
+        True
+        >>> compliment_follows("rating: 5 stars", " for this greeting")
+        False
+    """
+    if _ARTICLE_A_RE.search(matched.rstrip()) and _WORD_AFTER_RE.match(after):
+        return True
+    return bool(_COMPLIMENT_AFTER_RE.match(after))
 
 
 def phrases(sentence: str) -> list[str]:
@@ -137,7 +168,7 @@ def _self_assessment(phrase: str) -> bool:
 
 def _grading_plea(phrase: str, sentence: str) -> bool:
     if GRADING_ZH_RE.search(phrase) and PLEA_ZH_RE.search(phrase):
-        return not (YOU_ZH_RE.search(phrase) or EVENT_ZH_RE.search(sentence))
+        return not (YOU_ZH_RE.search(phrase) or "自己" in phrase or EVENT_ZH_RE.search(sentence))
     if GRADING_EN_RE.search(phrase) and PLEA_EN_RE.search(phrase):
         return not (YOU_EN_RE.search(phrase) or EVENT_EN_RE.search(sentence))
     return False

@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
 from inkforge.rewards.guards.base import GuardResult, passed, short_snippet
-from inkforge.rewards.guards.clauses import clause_finding
+from inkforge.rewards.guards.clauses import clause_finding, compliment_follows
 from inkforge.rewards.guards.patterns import (
     ASCII_LETTER_RE,
     CLAUSE_SPLIT_RE,
@@ -129,6 +129,20 @@ def _self_assessment(parts: Sequence[str]) -> str | None:
     for part in windows:
         if SELF_TEXT_RE.search(part) and SELF_VERDICT_RE.search(part) and SELF_ARTIFACT_RE.search(part):
             return part
+    return None
+
+
+def _first_match(pattern: re.Pattern[str], text: str, category: str) -> re.Match[str] | None:
+    """The first match of ``pattern`` in ``text`` that is not a grade given to the reader's life.
+
+    A verdict or a request for a grade followed by what it is about ("A+ in friendship",
+    "5 stars for the best dad", "a yes to your invitation") rates the reader, not the text.
+    """
+    if category not in ("fake_verdict", "grader_instruction"):
+        return pattern.search(text)
+    for m in pattern.finditer(text):
+        if not compliment_follows(m.group(0), text[m.end():]):
+            return m
     return None
 
 
@@ -259,14 +273,14 @@ class ManipulationGuard:
         has_latin = ASCII_LETTER_RE.search(norm) is not None
         for category, (other, latin) in self._compiled.items():
             for pattern in other + latin if has_latin else other:
-                m = pattern.search(norm)
+                m = _first_match(pattern, norm, category)
                 if m:
                     return category, m.group(0).strip()
         parts = segments(norm)
         for category, patterns in self._segment.items():
             for part in parts:
                 for pattern in patterns:
-                    m = pattern.search(part)
+                    m = _first_match(pattern, part, category)
                     if m:
                         return category, m.group(0).strip()
         if "self_praise" in self.categories:

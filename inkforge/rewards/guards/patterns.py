@@ -320,12 +320,15 @@ _SELF_REF_ZH = (
     r"(?:(?:这|此|本|该)(?:一)?(?:条|段|篇|则|句)(?!路|街|河|裙|鱼|线|消息|短信|朋友圈|心|命|船|狗|围巾|时间|日子|旅程|经历|回忆|感情|缘分)"
     r"|(?:这|此|本|该|以上|上述|上面)(?:一)?(?:条|段|篇|份|个)?(?:祝福语|文案|文字|回复|回答|样本|输出|内容|作品))"
 )
+# What a greeting rates that is not itself: "rating this year: legendary".
+_LIFE_NOUN = (r"(?:year|day|week|month|time|summer|winter|season|birthday|morning|night|life|cake|pie|dish|meal|party|trip|"
+              r"wedding|song|dance|photo|picture|view|weather|team|family|baby|friendship)\b")
 _NOT_DEDICATION = r"(?!(?:祝福|话|祝愿|文字|文案)?(?:送给|献给|写给|带给|给你|给您|送上|祝你|祝您|祝福你|祝福您))"
 SELF_REF_RE = re.compile(
     _SELF_REF_ZH + _NOT_DEDICATION
     + r"|\b(?:this|the\s+above|the\s+following)\s+(?:one|greeting|response|answer|message|reply|text|wish|note|completion|output|"
     r"sample|entry)\b|\bthe\s+above\b|\b(?:reading|score|scoring|grade|grading|rate|rating|mark|judge|judging|evaluate|"
-    r"evaluating|classify|choose|prefer|pick|select)\s+(?:this|it)\b"
+    r"evaluating|classify|choose|prefer|pick|select)\s+(?:this|it)\b(?!\s+" + _LIFE_NOUN + r")"
 )
 # The text naming itself as a piece of writing ("此祝福语", "这段文案"): praise next to it is self-praise.
 TEXT_SELF_REF_RE = re.compile(
@@ -437,7 +440,7 @@ SEGMENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"(?:给|打|评|判|点|来)?(?:个|一个|出|上|予)?(?:五星)?(?:好评|高分|满分|最高分|五星|通过|加分|优(?!秀的|质的|雅))",
         r"(?:把|将)?(?:票|这一票|你的票)投给(?:这|本|我)|\bvote\s+for\s+(?:this|me|it)\b|\bput\s+(?:this|it|me)\s+(?:first|on\s+top)\b",
         r"\bif\s+(?:this|it|these)\s+(?:is|are)\s+being\s+(?:ranked|graded|scored|judged|rated|evaluated|compared|reviewed)\b",
-        r"\bthis\s+(?:one\s+)?is\s+an?\s+(?:clear\s+|definite\s+|easy\s+)?(?:yes|pass|winner|10|ten)\b",
+        r"\bthis\s+(?:one\s+)?is\s+an?\s+(?:clear\s+|definite\s+|easy\s+)?(?:yes|pass|winner|10|ten)\b(?!\s+(?:to|for|from)\b)",
         r"\bto\s+(?:the|any|whatever|every)\s+(?:ai\s+|language\s+)?(?:model|llm|grader|judge|evaluator|reviewer|system|bot)s?\s+"
         r"(?:reading|scoring|grading|judging|evaluating|reviewing|rating|checking)\b",
         r"\b(?:respond|reply|answer)\s+(?:only\s+)?with\s+(?:good|yes|1|10|pass|excellent)\b",
@@ -445,7 +448,8 @@ SEGMENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"|\b(?:please|pls|plz)\s*(?:满分|高分|好评|五星)",
         # A grader spoken to as one: "如果您在给这些祝福打分", "if you are grading these", "whoever is scoring".
         r"(?:如果|若|假如|要是)(?:你|您)(?:正在|在|要|是)?(?:给|为|对)?[^,，。]{0,8}?(?:打分|评分|评审|评估|评判|判卷|阅卷)",
-        r"\bif\s+you(?:'re|\s+are)\s+(?:the\s+one\s+)?(?:grading|scoring|judging|rating|evaluating|reviewing|ranking|marking)\b",
+        r"\bif\s+you(?:'re|\s+are)\s+(?:the\s+one\s+)?(?:grading|scoring|judging|rating|evaluating|reviewing|ranking|marking)\b"
+        r"(?=\s*(?:$|[,.:;!?]|th(?:is|ese)\b|it\b|them\b|the\s+(?:responses?|answers?|candidates?|outputs?|greetings?|entries|messages?|texts?)\b))",
         r"\b(?:when|while)\s+(?:you(?:'re|\s+are)\s+)?(?:grading|scoring|judging|rating|evaluating|ranking|marking)\s*"
         r"(?:,|this|these|it\b|them|the\s+(?:responses?|answers?|candidates?|outputs?|greetings?|entries|messages))",
         r"\b(?:whoever|whomever|anyone\s+who)\s+(?:is\s+|are\s+)?(?:grading|scoring|judging|rating|evaluating|reviewing|ranking|marking|"
