@@ -532,6 +532,9 @@ ALNUM_RE = re.compile(r"[^\W_]")
 BASE64_BLOB_RE = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{12,}={0,2}(?![A-Za-z0-9+/=])")
 HEX_BLOB_RE = re.compile(
     r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{12,}(?![0-9A-Za-z])|(?<![0-9A-Za-z])[0-9a-fA-F]{2}(?:[ :][0-9a-fA-F]{2}){5,}(?![0-9A-Za-z])"
+    # A short word in hex ("676f6f64" is "good"): digits and a-f letters both, so dates and
+    # phone numbers are never read as hex.
+    r"|(?<![0-9A-Za-z])(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*[0-9])[0-9a-fA-F]{6,11}(?![0-9A-Za-z])"
 )
 PERCENT_BLOB_RE = re.compile(r"(?:%[0-9a-fA-F]{2}){3,}")
 ESCAPE_BLOB_RE = re.compile(r"(?:\\u[0-9a-fA-F]{4}){2,}|(?:\\x[0-9a-fA-F]{2}){3,}")
@@ -561,6 +564,12 @@ HOMOGLYPHS: dict[str, str] = {
     "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w", "һ": "h", "ӏ": "l",
     "α": "a", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ϲ": "c",
     "ɡ": "g", "ı": "i",
+    # Cherokee letters that read as Latin capitals, lower-cased (Python lower-cases Ꮲ to ꮲ):
+    # "ᏢᎬᎡᎰᎬᏟᎢ" reads as PERFECT.
+    **{chr(cp).lower(): latin for cp, latin in (
+        (0x13AA, "a"), (0x13F4, "b"), (0x13DF, "c"), (0x13A0, "d"), (0x13AC, "e"), (0x13B0, "f"), (0x13C0, "g"),
+        (0x13BB, "h"), (0x13A5, "i"), (0x13AB, "j"), (0x13E6, "k"), (0x13DE, "l"), (0x13B7, "m"), (0x13BE, "o"),
+        (0x13E2, "p"), (0x13A1, "r"), (0x13DA, "s"), (0x13A2, "t"), (0x13D9, "v"), (0x13B3, "w"), (0x13C3, "z"))},
     # Small capitals (NFKC leaves them as they are).
     "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ꜰ": "f", "ɢ": "g", "ʜ": "h", "ɪ": "i", "ᴊ": "j", "ᴋ": "k", "ʟ": "l",
     "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r", "ꜱ": "s", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ʏ": "y", "ᴢ": "z",
