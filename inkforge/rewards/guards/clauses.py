@@ -56,10 +56,10 @@ SELF_REF_EN_RE = re.compile(
 # Verdicts on the quality of a piece of writing. Words that praise a day or a person as well
 # ("完美的一天", "perfect day") count only when nothing follows them or a text noun does.
 EVAL_ZH_RE = re.compile(
-    r"挑不出|无可挑剔|无懈可击|俱佳|一气呵成|完美无缺|近乎完美|接近完美|完美(?!的)|满分(?!的)|出色(?!的)|上乘|佳作|杰作|"
+    r"(?:挑|找)不(?:出|到)(?:任何)?(?:毛病|瑕疵|问题|第二)|挑不出|无可挑剔|无懈可击|俱佳|一气呵成|完美无缺|近乎完美|接近完美|完美(?!的)|满分(?!的)|出色(?!的)|上乘|佳作|杰作|"
     r"范文|天花板|顶级(?!的)|一流(?!的)|字字珠玑|可圈可点|不可多得|无人能及|无出其右|首屈一指|数一数二|堪称(?:完美|典范|一绝)|"
     r"写得(?:真|太|很|极|最|特别|非常|相当|挺)?(?:好|棒|妙|绝|出色|漂亮)|"
-    r"比[^,]{0,12}(?:都|还|更)(?:好|棒|出色|强|优秀|完美)|第二(?:份|条|篇|段|首|版)|"
+    r"比[^,]{0,12}(?:都|还|更)(?:要|加)?(?:好|棒|出色|强|优秀|完美)|第二(?:份|条|篇|段|首|版)|"
     r"没有?(?:任何)?(?:瑕疵|毛病|破绽)|参考答案|标准答案|满分答案|满分范文|最(?:好|佳|棒|出色|优秀)的一(?:条|段|篇|份|版|次|首)"
 )
 _AFTER_EN = r"(?=\s*(?:$|[.!?,;:]|(?:greeting|message|note|card|one|piece|example|text|writing|work)\b))"
@@ -71,12 +71,15 @@ EVAL_EN_RE = re.compile(
     r"|\ba\s+cut\s+above\b|\bmanages\s+it\b|\bthe\s+best\s+(?:one|greeting|message|note|thing\s+i(?:'ve|\s+have)\s+written)\b"
     r"|\bthis\s+complete\b|\b(?:reference|gold(?:en)?|model|ideal)\s+(?:answer|response)\b"
 )
+_ADVERB = r"(?:真是|简直|堪称|可谓|绝对|确实|实在|的确|真的|simply|truly|just|quite|really|absolutely|honestly)?\s*"
+BARE_VERDICT_RE = re.compile(_ADVERB + r"(?:" + EVAL_ZH_RE.pattern + r"|" + EVAL_EN_RE.pattern + r")[!.。]*")
 YOU_ZH_RE = re.compile(r"[你您]")
 YOU_EN_RE = re.compile(r"\b(?:you|your|yours|u|ya)\b")
 
 # Grading acts and pleas.
 GRADING_ZH_RE = re.compile(r"判分|打分|评分|给分|阅卷|判卷|评卷|打(?:个|一个)?[^,。!?的]{0,4}的?分(?![享开别手钟数])|分数")
-PLEA_ZH_RE = re.compile(r"手下留情|高抬贵手|拜托|求求|麻烦|通融|放水|留情|多给|给高|高点|别扣|吧|请")
+# "给这段打个…分": the text as the one to be given a grade is a request too.
+PLEA_ZH_RE = re.compile(r"手下留情|高抬贵手|拜托|求求|麻烦|通融|放水|留情|多给|给高|高点|别扣|吧|请|给(?:这|此|本|该|它)")
 # A real exam or contest of the reader's: grading talk there is a wish, not a plea.
 EVENT_ZH_RE = re.compile(r"考试|考场|高考|中考|考研|期末|比赛|竞赛|答辩|面试|演出|选拔|评选|考")
 # A grading act on the text or on nobody in particular: "go easy on the grading", "rate this";
@@ -122,7 +125,7 @@ OPENER_RES = (
 # What follows a grade that is about the reader: "A+ in friendship", "5 stars for the best dad",
 # "a yes to your invitation", "满分的爸爸". A grade "for this greeting" is still about the text.
 _COMPLIMENT_AFTER_RE = re.compile(
-    r"^[+-]?\s*(?:stars?|points?|marks?)?\s*(?:in|for|at|on|to|from)\s+(?!th(?:is|ese)\b|it\b|the\s+(?:above|following)\b|me\b)"
+    r"^[+-]?\d*(?:\.\d+)?\s*(?:/\s*\d+)?\s*(?:stars?|points?|marks?)?\s*(?:in|for|at|on|to|from)\s+(?!th(?:is|ese)\b|it\b|the\s+(?:above|following)\b|me\b)"
     r"(?!(?:the|my|our)\s+(?:greeting|response|answer|message|text|note|output|entry)\b)[a-z]"
     r"|^的(?!祝福|回答|回复|文案|作品|寄语)"
 )
@@ -166,6 +169,12 @@ def _self_assessment(phrase: str) -> bool:
     return bool(SELF_REF_EN_RE.search(phrase) and EVAL_EN_RE.search(phrase))
 
 
+def _bare_verdict(phrase: str) -> bool:
+    """Whether ``phrase`` is nothing but a verdict ("无可挑剔", "simply flawless"): it takes its subject
+    from the phrase before it ("通篇读下来，无可挑剔")."""
+    return bool(BARE_VERDICT_RE.fullmatch(phrase))
+
+
 def _grading_plea(phrase: str, sentence: str) -> bool:
     if GRADING_ZH_RE.search(phrase) and PLEA_ZH_RE.search(phrase):
         return not (YOU_ZH_RE.search(phrase) or "自己" in phrase or EVENT_ZH_RE.search(sentence))
@@ -199,9 +208,12 @@ def clause_finding(sentences: Sequence[str]) -> tuple[str, str] | None:
             m = pattern.search(sentence)
             if m:
                 return "master_key", m.group(0)
-        for phrase in phrases(sentence):
+        parts = phrases(sentence)
+        for i, phrase in enumerate(parts):
             if _self_assessment(phrase):
                 return "self_praise", phrase
+            if i and _bare_verdict(phrase) and _self_assessment(f"{parts[i - 1]} {phrase}"):
+                return "self_praise", f"{parts[i - 1]}, {phrase}"
             if _grading_plea(phrase, sentence):
                 return "grader_instruction", phrase
     return None
