@@ -20,7 +20,7 @@ neither signal alone fires and a long greeting around the phrase neither hides i
   ("Let me reason step by step", "First, let's analyze the question", "首先分析这个问题").
 
 Example:
-    >>> clause_finding(["整段文字一气呵成，感情真挚"])
+    >>> clause_finding(["整段文字一气呵成, 感情真挚"])  # normalised sentences: NFKC made "，" ","
     ('self_praise', '整段文字一气呵成')
     >>> clause_finding(["你是最棒的妈妈", "祝你考出满分"]) is None
     True
@@ -74,6 +74,7 @@ EVAL_EN_RE = re.compile(
 _ADVERB = r"(?:真是|简直|堪称|可谓|绝对|确实|实在|的确|真的|simply|truly|just|quite|really|absolutely|honestly)?\s*"
 BARE_VERDICT_RE = re.compile(_ADVERB + r"(?:" + EVAL_ZH_RE.pattern + r"|" + EVAL_EN_RE.pattern + r")[!.。]*")
 YOU_ZH_RE = re.compile(r"[你您]")
+_LATIN_RE = re.compile(r"[a-z]")
 YOU_EN_RE = re.compile(r"\b(?:you|your|yours|u|ya)\b")
 
 # Grading acts and pleas.
@@ -208,6 +209,10 @@ def clause_finding(sentences: Sequence[str]) -> tuple[str, str] | None:
             m = pattern.search(sentence)
             if m:
                 return "master_key", m.group(0)
+        if not (SELF_REF_ZH_RE.search(sentence) or GRADING_ZH_RE.search(sentence)
+                or (sentence.isascii() or _LATIN_RE.search(sentence))
+                and (SELF_REF_EN_RE.search(sentence) or GRADING_EN_RE.search(sentence))):
+            continue  # neither mechanism has its first signal anywhere in the sentence
         parts = phrases(sentence)
         for i, phrase in enumerate(parts):
             if _self_assessment(phrase):

@@ -132,17 +132,21 @@ def _self_assessment(parts: Sequence[str]) -> str | None:
     return None
 
 
+_GRADE_CATEGORIES = frozenset(("fake_verdict", "grader_instruction"))
+
+
 def _first_match(pattern: re.Pattern[str], text: str, category: str) -> re.Match[str] | None:
     """The first match of ``pattern`` in ``text`` that is not a grade given to the reader's life.
 
     A verdict or a request for a grade followed by what it is about ("A+ in friendship",
     "5 stars for the best dad", "a yes to your invitation") rates the reader, not the text.
     """
-    if category not in ("fake_verdict", "grader_instruction"):
-        return pattern.search(text)
-    for m in pattern.finditer(text):
-        if not compliment_follows(m.group(0), text[m.end():]):
-            return m
+    m = pattern.search(text)  # the common case, no match, stays in C
+    if m is None or category not in _GRADE_CATEGORIES or not compliment_follows(m.group(0), text[m.end():]):
+        return m
+    for later in pattern.finditer(text, m.end()):
+        if not compliment_follows(later.group(0), text[later.end():]):
+            return later
     return None
 
 
