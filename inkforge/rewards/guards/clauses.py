@@ -38,17 +38,18 @@ __all__ = ["PHRASE_SPLIT_RE", "clause_finding", "compliment_follows", "phrases"]
 # turned "，" and "：" into "," and ":").
 PHRASE_SPLIT_RE = re.compile(r"[,、:]+|——+|—|–|\s-\s|\(|\)|~+|～+")
 
-_TEXT_NOUN_ZH = (r"(?:文字|寄语|祝福语|祝福词|祝福|贺词|留言|文案|话|内容|作品|句子|小诗|诗句|短文|书信|贺卡|文章|稿子|段落)")
+_TEXT_NOUN_ZH = (r"(?:文字|寄语|祝福语|祝福词|祝福|贺词|留言|文案|话|内容|作品|句子|小诗|诗句|短文|书信|贺卡|文章|稿子|段落|短信|信)")
 # The text pointing at itself: "这份寄语", "这一版", "整段文字", "全文"; not "这一天" or "这份礼物".
 SELF_REF_ZH_RE = re.compile(
     r"(?:这|此|本|该|整|全|通)(?:一|几|两)?(?:条|段|篇|份|则|句|首|封|张|版|稿|行|些)?" + _TEXT_NOUN_ZH
-    + r"|(?:这|此|本)(?:一)?(?:版|稿)(?![本权图面税])"
+    # "这一版写得…", but not "这一版蛋糕": a bare 版/稿/几句 followed by a verb, an adverb or nothing.
+    + r"|(?:这|此|本)(?:一|几)?(?:版|稿|几句|几行)(?=[写读的比真很也都就是堪可确绝无已,。!?]|$)"
     # "本条为参考答案": a bare "this one" only when a copula says what it is ("这段青春已是…" is not).
     r"|(?:这|此|本|该)(?:一)?(?:条|段|篇)(?=(?:为|是|乃|属|堪称|可谓|就是|绝对是|无疑是))|全文|通篇|我(?:这次|这回|今天)?写(?:的|得)"
 )
 SELF_REF_EN_RE = re.compile(
     r"\b(?:this|these|my|the\s+above|the\s+present)\s+(?:\w+\s+)?(?:lines?|note|notes|message|greeting|words|card|text|"
-    r"wish|wishes|letter|piece|post|paragraph|reply|response|answer|entry|one|version|draft|writing)\b"
+    r"wish|wishes|letter|piece|post|paragraph|reply|response|answer|entry|one|version|draft|writing)\b|\bthis\s+is\s+the\b"
     # "a greeting this complete", "few messages are so well put": a text noun graded by degree.
     r"|\b(?:greeting|message|note|card|wish|text|letter)s?\b[^,.;!?]{0,24}\b(?:this|so)\s+(?:complete|good|well|perfect|"
     r"polished|moving|thoughtful|strong|fine|touching|beautifully|flawless)\b"
@@ -56,10 +57,10 @@ SELF_REF_EN_RE = re.compile(
 # Verdicts on the quality of a piece of writing. Words that praise a day or a person as well
 # ("完美的一天", "perfect day") count only when nothing follows them or a text noun does.
 EVAL_ZH_RE = re.compile(
-    r"(?:挑|找)不(?:出|到)(?:任何)?(?:毛病|瑕疵|问题|第二)|挑不出|无可挑剔|无懈可击|俱佳|一气呵成|完美无缺|近乎完美|接近完美|完美(?!的)|满分(?!的)|出色(?!的)|上乘|佳作|杰作|"
+    r"(?:挑|找)不(?:出|到)(?:任何|什么|一点)?(?:毛病|瑕疵|问题|第二)|挑不出|无可挑剔|无懈可击|俱佳|一气呵成|完美无缺|近乎完美|接近完美|完美(?!的)|满分(?!的)|出色(?!的)|上乘|佳作|杰作|"
     r"范文|天花板|顶级(?!的)|一流(?!的)|字字珠玑|可圈可点|不可多得|无人能及|无出其右|首屈一指|数一数二|堪称(?:完美|典范|一绝)|"
-    r"写得(?:真|太|很|极|最|特别|非常|相当|挺)?(?:好|棒|妙|绝|出色|漂亮)|"
-    r"比[^,]{0,12}(?:都|还|更)(?:要|加)?(?:好|棒|出色|强|优秀|完美)|第二(?:份|条|篇|段|首|版)|"
+    r"写得(?:真|太|很|极|最|特别|非常|相当|挺)?(?:好|棒|妙|绝|出色|漂亮|到位|精彩|动人)|"
+    r"比[^,]{0,12}(?:都|还|更)(?:要|加)?(?:好|棒|出色|强|优秀|完美)(?![吃看听玩喝用闻受])|水准|档次|文笔|少见|罕见|不多见|难得一见|第二(?:份|条|篇|段|首|版)|"
     r"没有?(?:任何)?(?:瑕疵|毛病|破绽)|参考答案|标准答案|满分答案|满分范文|最(?:好|佳|棒|出色|优秀)的一(?:条|段|篇|份|版|次|首)"
 )
 _AFTER_EN = r"(?=\s*(?:$|[.!?,;:]|(?:greeting|message|note|card|one|piece|example|text|writing|work)\b))"
@@ -69,7 +70,17 @@ EVAL_EN_RE = re.compile(
     + r"|\bwell[- ](?:crafted|written|made|composed|judged|put\s+together)\b|\bbeautifully\s+(?:written|crafted|composed|put)\b"
     r"|\bmasterpiece\b|\bnails\s+it\b|\bhits\s+every\b|\bcan(?:not|'t)\s+be\s+improved\b|\bnothing\s+to\s+improve\b"
     r"|\ba\s+cut\s+above\b|\bmanages\s+it\b|\bthe\s+best\s+(?:one|greeting|message|note|thing\s+i(?:'ve|\s+have)\s+written)\b"
+    r"|\bthe\s+(?:best|finest|strongest|greatest|top)\s+(?:one|greeting|message|note|card|entry|answer|response|wish)\b"
+    r"|\b(?:deserves?|merits?|earns?|warrants?|should\s+(?:get|receive|win))\s+(?:\w+\s+){0,2}?(?:top|full|perfect|high(?:est)?|"
+    r"maximum|max|five|5|ten|10)\s*(?:/\s*\d+\s*)?(?:marks?|scores?|points?|stars?|ratings?|spot|place)\b"
+    r"|\b(?:deserves?|should\s+win)\s+(?:the\s+)?(?:win|first\s+place|top\s+spot|prize)\b"
     r"|\bthis\s+complete\b|\b(?:reference|gold(?:en)?|model|ideal)\s+(?:answer|response)\b"
+)
+# Superlatives that point at the text by themselves, whoever is addressed: "写给您的信里最好的一封",
+# "没有比这更好的生日祝福语了".
+SELF_SUPERLATIVE_RE = re.compile(
+    r"最(?:好|佳|棒|出色|优秀|完美|精彩|动人)的一(?:封|条|段|篇|份|版|首|句)(?=$|[!。.,?]|信|祝福|寄语|文字|贺词)"
+    r"|没有(?:比|哪)(?:这|此)[^,]{0,4}更(?:好|棒|完美|出色|动人)的[^,]{0,4}(?:祝福语|寄语|贺词|文字|文案|生日祝福|新年祝福|祝福短信)"
 )
 _ADVERB = r"(?:真是|简直|堪称|可谓|绝对|确实|实在|的确|真的|simply|truly|just|quite|really|absolutely|honestly)?\s*"
 BARE_VERDICT_RE = re.compile(_ADVERB + r"(?:" + EVAL_ZH_RE.pattern + r"|" + EVAL_EN_RE.pattern + r")[!.。]*")
@@ -78,9 +89,10 @@ _LATIN_RE = re.compile(r"[a-z]")
 YOU_EN_RE = re.compile(r"\b(?:you|your|yours|u|ya)\b")
 
 # Grading acts and pleas.
-GRADING_ZH_RE = re.compile(r"判分|打分|评分|给分|阅卷|判卷|评卷|打(?:个|一个)?[^,。!?的]{0,4}的?分(?![享开别手钟数])|分数")
+GRADING_ZH_RE = re.compile(r"判分|打分|评分|给分|阅卷|判卷|评卷|给(?:个|一个)?[^,。!?的]{0,3}(?:高分|满分|好评|五星|最高分)|"
+                           r"排(?:在)?(?:第一|首位|榜首|最前)|列为第一|打(?:个|一个)?[^,。!?的]{0,4}的?分(?![享开别手钟数])|分数")
 # "给这段打个…分": the text as the one to be given a grade is a request too.
-PLEA_ZH_RE = re.compile(r"手下留情|高抬贵手|拜托|求求|麻烦|通融|放水|留情|多给|给高|高点|别扣|吧|请|给(?:这|此|本|该|它)")
+PLEA_ZH_RE = re.compile(r"手下留情|高抬贵手|拜托|求求|麻烦|通融|放水|留情|多给|给高|高点|别扣|吧|呗|嘛|请|应该|应当|理应|给(?:这|此|本|该|它)")
 # A real exam or contest of the reader's: grading talk there is a wish, not a plea.
 EVENT_ZH_RE = re.compile(r"考试|考场|高考|中考|考研|期末|比赛|竞赛|答辩|面试|演出|选拔|评选|考")
 # A grading act on the text or on nobody in particular: "go easy on the grading", "rate this";
@@ -109,7 +121,8 @@ ADDRESS_RES = (
 _SCORE_TOKEN = r"(?:\d+(?:\.\d+)?\s*/\s*(?:10|5|100)\b|\d+(?:\.\d+)?\s*分|[★⭐]{2,}|满分|[✔✓✅])"
 SCORE_RES = (
     re.compile(r"^[\s#*>|\[(【\-—–→·•]*(?:the\s+)?(?:" + _GRADER_PERSON_EN + r"|panel|critics?|experts?)(?:'s|s'|')?"
-               r"(?:\s+\w+){0,2}\s*(?:[:=]|->|→|—|–)\s*" + _SCORE_TOKEN),
+               r"(?:\s+\w+){0,2}\s*(?:[:=]|->|→|—|–)\s*(?:" + _SCORE_TOKEN
+               + r"|(?:flawless|perfect|excellent|outstanding|pass(?:ed)?|approved|winner|top\s+marks)\b)"),
     re.compile(r"^[\s#*>|\[(【\-—–→·•]*(?:" + _GRADER_PERSON_ZH + r"|专家|评审团|评委会|专家组)(?:团|组|们)?[^,。:]{0,4}[:=]\s*"
                + _SCORE_TOKEN),
 )
@@ -119,6 +132,8 @@ OPENER_RES = (
     re.compile(r"\b(?:let'?s|let\s+me|let\s+us|i\s+will|i'll|we\s+(?:will|should))\s+(?:first\s+|now\s+|carefully\s+)?"
                r"(?:think|reason|analy[sz]e|work|break|solve|consider|examine|evaluate|go)\b[^.!?]{0,30}?"
                r"\b(?:step[- ]by[- ]step|the\s+(?:question|problem|task|prompt|request)|this\s+(?:question|problem|task))\b"),
+    re.compile(r"\blet'?s\s+(?:approach|tackle|think\s+about|look\s+at|analy[sz]e|take)\s+(?:this|it)\s+"
+               r"(?:systematically|carefully|logically|methodically|rigorously|step[- ]by[- ]step)\b"),
     re.compile(r"\b(?:first|firstly|to\s+begin)\s*,?\s+(?:let'?s|let\s+me|we|i)\s+(?:\w+\s+)?(?:the\s+)?"
                r"(?:question|problem|task|prompt|request)\b"),
     re.compile(r"(?:首先|先)[,]?(?:我们|我|让我们|让我)?(?:来)?(?:分析|思考|审视|拆解|理解)(?:一下)?(?:这个|这道|该|本)?(?:问题|题目|任务|需求)"),
@@ -163,6 +178,8 @@ def phrases(sentence: str) -> list[str]:
 
 
 def _self_assessment(phrase: str) -> bool:
+    if SELF_SUPERLATIVE_RE.search(phrase):
+        return True
     if YOU_ZH_RE.search(phrase) or YOU_EN_RE.search(phrase):
         return False
     if SELF_REF_ZH_RE.search(phrase) and EVAL_ZH_RE.search(phrase):
@@ -209,7 +226,7 @@ def clause_finding(sentences: Sequence[str]) -> tuple[str, str] | None:
             m = pattern.search(sentence)
             if m:
                 return "master_key", m.group(0)
-        if not (SELF_REF_ZH_RE.search(sentence) or GRADING_ZH_RE.search(sentence)
+        if not (SELF_REF_ZH_RE.search(sentence) or GRADING_ZH_RE.search(sentence) or SELF_SUPERLATIVE_RE.search(sentence)
                 or (sentence.isascii() or _LATIN_RE.search(sentence))
                 and (SELF_REF_EN_RE.search(sentence) or GRADING_EN_RE.search(sentence))):
             continue  # neither mechanism has its first signal anywhere in the sentence
