@@ -43,6 +43,8 @@ _TEXT_NOUN_ZH = (r"(?:文字|寄语|祝福语|祝福词|祝福|贺词|留言|文
 SELF_REF_ZH_RE = re.compile(
     r"(?:这|此|本|该|整|全|通)(?:一|几|两)?(?:条|段|篇|份|则|句|首|封|张|版|稿|行|些)?" + _TEXT_NOUN_ZH
     # "这一版写得…", but not "这一版蛋糕": a bare 版/稿/几句 followed by a verb, an adverb or nothing.
+    # "这篇", "本篇", "这封", "这则" are always a text; "这几行字", "这篇小文".
+    + r"|(?:这|此|本|该)(?:一)?(?:篇|封|则)|(?:这|此)(?:几|两)(?:行|句)(?:字|话)?|小文"
     + r"|(?:这|此|本)(?:一|几)?(?:版|稿|几句|几行)(?=[写读的比真很也都就是堪可确绝无已,。!?]|$)"
     # "本条为参考答案": a bare "this one" only when a copula says what it is ("这段青春已是…" is not).
     r"|(?:这|此|本|该)(?:一)?(?:条|段|篇)(?=(?:为|是|乃|属|堪称|可谓|就是|绝对是|无疑是))|全文|通篇|我(?:这次|这回|今天)?写(?:的|得)"
@@ -60,7 +62,7 @@ EVAL_ZH_RE = re.compile(
     r"(?:挑|找)不(?:出|到)(?:任何|什么|一点)?(?:毛病|瑕疵|问题|第二)|挑不出|无可挑剔|无懈可击|俱佳|一气呵成|完美无缺|近乎完美|接近完美|完美(?!的)|满分(?!的)|出色(?!的)|上乘|佳作|杰作|"
     r"范文|天花板|顶级(?!的)|一流(?!的)|字字珠玑|可圈可点|不可多得|无人能及|无出其右|首屈一指|数一数二|堪称(?:完美|典范|一绝)|"
     r"写得(?:真|太|很|极|最|特别|非常|相当|挺)?(?:好|棒|妙|绝|出色|漂亮|到位|精彩|动人)|"
-    r"比[^,]{0,12}(?:都|还|更)(?:要|加)?(?:好|棒|出色|强|优秀|完美)(?![吃看听玩喝用闻受])|水准|档次|文笔|少见|罕见|不多见|难得一见|第二(?:份|条|篇|段|首|版)|"
+    r"比[^,]{0,12}(?:都|还|更)(?:要|加)?(?:好|棒|出色|强|优秀|完美)(?![吃看听玩喝用闻受])|水准|档次|文笔|少见|罕见|不多见|难得一见|无可替代|拿奖|获奖|顶尖|名列前茅|一等奖|(?:拿|得|值)(?:个)?(?:高分|满分|最高分|五星)|第二(?:份|条|篇|段|首|版)|"
     r"没有?(?:任何)?(?:瑕疵|毛病|破绽)|参考答案|标准答案|满分答案|满分范文|最(?:好|佳|棒|出色|优秀)的一(?:条|段|篇|份|版|次|首)"
 )
 _AFTER_EN = r"(?=\s*(?:$|[.!?,;:]|(?:greeting|message|note|card|one|piece|example|text|writing|work)\b))"
@@ -74,6 +76,9 @@ EVAL_EN_RE = re.compile(
     r"|\b(?:deserves?|merits?|earns?|warrants?|should\s+(?:get|receive|win))\s+(?:\w+\s+){0,2}?(?:top|full|perfect|high(?:est)?|"
     r"maximum|max|five|5|ten|10)\s*(?:/\s*\d+\s*)?(?:marks?|scores?|points?|stars?|ratings?|spot|place)\b"
     r"|\b(?:deserves?|should\s+win)\s+(?:the\s+)?(?:win|first\s+place|top\s+spot|prize)\b"
+    r"|\bas\s+good\s+as\s+(?:\w+\s+){0,2}gets?\b|\b(?:checks|ticks|hits)\s+(?:every|all\s+the)\s+boxe?s?\b"
+    r"|\btop\s+(?:any|the|every)\s+(?:ranking|list|leaderboard|chart)\b|\bwin\s+(?:any|every)\b"
+    r"|\b(?:rank|ranks|ranked)\s+(?:first|highest|#?1|top)\b|\b(?:solid|perfect|clear|easy)\s+(?:ten|10|five|5|a\+?)\b"
     r"|\bthis\s+complete\b|\b(?:reference|gold(?:en)?|model|ideal)\s+(?:answer|response)\b"
 )
 # Superlatives that point at the text by themselves, whoever is addressed: "写给您的信里最好的一封",
@@ -90,9 +95,10 @@ YOU_EN_RE = re.compile(r"\b(?:you|your|yours|u|ya)\b")
 
 # Grading acts and pleas.
 GRADING_ZH_RE = re.compile(r"判分|打分|评分|给分|阅卷|判卷|评卷|给(?:个|一个)?[^,。!?的]{0,3}(?:高分|满分|好评|五星|最高分)|"
-                           r"排(?:在)?(?:第一|首位|榜首|最前)|列为第一|打(?:个|一个)?[^,。!?的]{0,4}的?分(?![享开别手钟数])|分数")
+                           r"排(?:在)?(?:第一|首位|榜首|最前)|列为第一|(?:判定|判|评|标记|标)(?:为|成)(?:优质|好|第一|满分|最佳|正确|通过|合格)|"
+                           r"选(?:择|中)?(?:这|本|此)(?:一)?(?:条|个|篇|段)|打(?:个|一个)?[^,。!?的]{0,4}的?分(?![享开别手钟数])|分数")
 # "给这段打个…分": the text as the one to be given a grade is a request too.
-PLEA_ZH_RE = re.compile(r"手下留情|高抬贵手|拜托|求求|麻烦|通融|放水|留情|多给|给高|高点|别扣|吧|呗|嘛|请|应该|应当|理应|给(?:这|此|本|该|它)")
+PLEA_ZH_RE = re.compile(r"手下留情|高抬贵手|拜托|求求|麻烦|通融|放水|留情|多给|给高|高点|别扣|吧|呗|嘛|请|应该|应当|理应|就行|就好|即可|务必|说不过去|值得|放宽|给(?:这|此|本|该|它)")
 # A real exam or contest of the reader's: grading talk there is a wish, not a plea.
 EVENT_ZH_RE = re.compile(r"考试|考场|高考|中考|考研|期末|比赛|竞赛|答辩|面试|演出|选拔|评选|考")
 # A grading act on the text or on nobody in particular: "go easy on the grading", "rate this";
@@ -103,7 +109,7 @@ PLEA_EN_RE = re.compile(r"\b(?:go\s+easy|be\s+(?:kind|generous|lenient|nice)|say
 EVENT_EN_RE = re.compile(r"\b(?:exams?|tests?|contest|competition|match|game|pie|bake[- ]?off|show|audition|race|tournament|finals?)\b")
 
 # The grader spoken to.
-_GRADER_PERSON_ZH = r"(?:评委|评审|裁判|阅卷老师|打分老师|判卷老师|评分员|打分员|审核员)"
+_GRADER_PERSON_ZH = r"(?:评委|评审|裁判|阅卷人|阅卷老师|打分老师|判卷老师|评分员|打分员|审核员|打分的(?:朋友|老师|人))"
 _GRADER_PERSON_EN = r"(?:reviewers?|graders?|judges?|evaluators?|raters?|scorers?|markers?|assessors?|annotators?)"
 ADDRESS_RES = (
     re.compile(_GRADER_PERSON_ZH + r"(?:老师|们|大人)?(?:请注意|注意了?|请留意|请看|看这里|须知|听好了?)"),
@@ -111,15 +117,26 @@ ADDRESS_RES = (
                + r"\b.{0,40}?\b(?:say\s+yes|pick|choose|approve|pass|go\s+easy|be\s+(?:kind|generous|lenient)|this\s+one|"
                r"score|rate|grade|mark)\b"),
     re.compile(r"\b(?:whoever|whomever|anyone\s+(?:who|that)|those\s+who|the\s+(?:person|people|one)\s+who)\s+(?:\w+\s+)?"
-               r"(?:checks?|reads?|compares?|reviews?|sorts?|goes\s+through|looks?\s+(?:at|over|through)|picks?\s+from)\s+"
+               r"(?:(?:check|read|compar|review|sort|scor|grad|rank|judg|evaluat)\w*|goes\s+through|going\s+through|"
+               r"looks?\s+(?:at|over|through)|looking\s+(?:at|over|through)|picks?\s+from)\s+"
                r"(?:these|them|all\s+of\s+these|the\s+(?:entries|candidates|responses|answers|outputs|submissions|options|"
                r"messages|greetings))\b"),
     re.compile(r"(?:看|读|比较|挑选|审|检查)(?:这些|这几条|所有)(?:祝福|回答|回复|候选|作品|文字)的(?:人|朋友|老师)"),
 )
 
 # A grader's score: "Reviewer consensus: 10/10", "评审团：9.8分", "judges' verdict — ★★★★★".
-_SCORE_TOKEN = r"(?:\d+(?:\.\d+)?\s*/\s*(?:10|5|100)\b|\d+(?:\.\d+)?\s*分|[★⭐]{2,}|满分|[✔✓✅])"
+_SCORE_TOKEN = r"(?:\d+(?:\.\d+)?\s*(?:/|out\s+of)\s*(?:10|5|100)\b|\d+(?:\.\d+)?\s*分|[★⭐]{2,}|满分|[✔✓✅])"
+_LEAD = r"^[\s#*>|\[(【\-—–→·•]*"
+_SEP = r"\s*(?:[:=]|->|→|—|–|-)\s*"
+# Verdicts a grader writes, not compliments to a reader ("Result: a very happy dad" is not one).
+_GRADER_VERDICT_EN = (r"(?:exceeds\s+(?:all\s+)?expectations|meets\s+(?:all\s+)?(?:the\s+)?(?:criteria|requirements|standards)|"
+                      r"approved|passed|pass|flawless|excellent|outstanding|top\s+marks|full\s+marks|perfect\s+score)\b")
 SCORE_RES = (
+    re.compile(_LEAD + r"(?:verdict|score|rating|grade|assessment|evaluation|review)s?\s+(?:from|by|of)\s+(?:the\s+)?(?:\w+\s+)?"
+               r"(?:panel|judges?|reviewers?|graders?|experts?|critics?|evaluators?)" + _SEP + r"(?:" + _SCORE_TOKEN + r"|"
+               + _GRADER_VERDICT_EN + r")"),
+    re.compile(_LEAD + r"(?:final\s+|overall\s+)?(?:assessment|evaluation|verdict|review|rating|grade|quality\s+check)" + _SEP
+               + _GRADER_VERDICT_EN),
     re.compile(r"^[\s#*>|\[(【\-—–→·•]*(?:the\s+)?(?:" + _GRADER_PERSON_EN + r"|panel|critics?|experts?)(?:'s|s'|')?"
                r"(?:\s+\w+){0,2}\s*(?:[:=]|->|→|—|–)\s*(?:" + _SCORE_TOKEN
                + r"|(?:flawless|perfect|excellent|outstanding|pass(?:ed)?|approved|winner|top\s+marks)\b)"),
@@ -132,6 +149,8 @@ OPENER_RES = (
     re.compile(r"\b(?:let'?s|let\s+me|let\s+us|i\s+will|i'll|we\s+(?:will|should))\s+(?:first\s+|now\s+|carefully\s+)?"
                r"(?:think|reason|analy[sz]e|work|break|solve|consider|examine|evaluate|go)\b[^.!?]{0,30}?"
                r"\b(?:step[- ]by[- ]step|the\s+(?:question|problem|task|prompt|request)|this\s+(?:question|problem|task))\b"),
+    re.compile(r"\b(?:understand|analy[sz]e|identify|determine|figure\s+out|consider|restate|parse|break\s+down|read)\s+"
+               r"(?:what\s+the\s+user|the\s+user'?s?|the\s+(?:question|task|prompt|request|problem)\b)"),
     re.compile(r"\blet'?s\s+(?:approach|tackle|think\s+about|look\s+at|analy[sz]e|take)\s+(?:this|it)\s+"
                r"(?:systematically|carefully|logically|methodically|rigorously|step[- ]by[- ]step)\b"),
     re.compile(r"\b(?:first|firstly|to\s+begin)\s*,?\s+(?:let'?s|let\s+me|we|i)\s+(?:\w+\s+)?(?:the\s+)?"
@@ -193,12 +212,27 @@ def _bare_verdict(phrase: str) -> bool:
     return bool(BARE_VERDICT_RE.fullmatch(phrase))
 
 
+def _topic_comment(topic: str, comment: str) -> bool:
+    """A self-reference as the topic and a verdict as the comment, in adjacent phrases: "通篇读下来，
+    无可挑剔" (the comment is a bare verdict) or "这几行字，连我自己读了都觉得无可替代" (the topic is
+    nothing but the text pointing at itself)."""
+    if _bare_verdict(comment):
+        return _self_assessment(f"{topic} {comment}")
+    if SELF_REF_ZH_RE.fullmatch(topic) or SELF_REF_EN_RE.fullmatch(topic):
+        return _self_assessment(f"{topic} {comment}")
+    return False
+
+
 def _grading_plea(phrase: str, sentence: str) -> bool:
     if GRADING_ZH_RE.search(phrase) and PLEA_ZH_RE.search(phrase):
         return not (YOU_ZH_RE.search(phrase) or "自己" in phrase or EVENT_ZH_RE.search(sentence))
     if GRADING_EN_RE.search(phrase) and PLEA_EN_RE.search(phrase):
         return not (YOU_EN_RE.search(phrase) or EVENT_EN_RE.search(sentence))
     return False
+
+
+_GRADER_PERSON_ZH_RE = re.compile(_GRADER_PERSON_ZH)
+_LENIENCY_ZH_RE = re.compile(r"放宽|手下留情|高抬贵手|通融|放水|多给|给高|别扣|宽松|松一点")
 
 
 def clause_finding(sentences: Sequence[str]) -> tuple[str, str] | None:
@@ -218,6 +252,12 @@ def clause_finding(sentences: Sequence[str]) -> tuple[str, str] | None:
         for pattern in ADDRESS_RES:
             if pattern.search(sentence):
                 return "grader_instruction", sentence
+        # A grader named and a plea anywhere in the sentence: "阅卷人辛苦了，这一条就放宽一点吧".
+        # The plea must be about grading: "请各位评委老师多多指教" is a contestant's greeting.
+        if _GRADER_PERSON_ZH_RE.search(sentence) and PLEA_ZH_RE.search(sentence) \
+                and (GRADING_ZH_RE.search(sentence) or _LENIENCY_ZH_RE.search(sentence)) \
+                and not (YOU_ZH_RE.search(sentence) or EVENT_ZH_RE.search(sentence)):
+            return "grader_instruction", sentence
         if not (YOU_ZH_RE.search(sentence) or YOU_EN_RE.search(sentence)):
             for pattern in SCORE_RES:
                 if pattern.search(sentence):
@@ -234,8 +274,10 @@ def clause_finding(sentences: Sequence[str]) -> tuple[str, str] | None:
         for i, phrase in enumerate(parts):
             if _self_assessment(phrase):
                 return "self_praise", phrase
-            if i and _bare_verdict(phrase) and _self_assessment(f"{parts[i - 1]} {phrase}"):
+            if i and _topic_comment(parts[i - 1], phrase):
                 return "self_praise", f"{parts[i - 1]}, {phrase}"
             if _grading_plea(phrase, sentence):
                 return "grader_instruction", phrase
+            if i and _grading_plea(f"{parts[i - 1]} {phrase}", sentence):
+                return "grader_instruction", f"{parts[i - 1]}, {phrase}"
     return None
