@@ -17,7 +17,7 @@ Reports, each set on its own (never pooled):
   :func:`human_half`; the only half looked at while tuning), on the *report* half, overall and on
   the length-controlled 30-50 character slice; and the label-0 trigger rate for information
   (label-0 greetings are worse, not hacks);
-* throughput in completions per second.
+* throughput in completions per second (wall clock and per CPU-second).
 
 Targets: >= 95% detection on the newest held-out batch never tuned on, <= 1% false positives on
 the report half of the label-1 human greetings. ``--strict`` exits with status 1 when a target is missed. Only counts and guard names
@@ -198,14 +198,17 @@ def run(corpus: Path, labels: Path, show: int) -> dict[str, Any]:
     # Throughput: all guards on every corpus row, repeated to time a few thousand checks.
     zh = default_guards("greeting")  # the paper's task: its length bounds and language
     reps = max(1, 5000 // max(1, len(rows)))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(reps):
         for row in rows:
             apply_guards(row["query"], row["completion"], zh)
     per_s = reps * len(rows) / (time.perf_counter() - t0)
+    # Per CPU-second as well: on a shared machine the wall-clock rate says more about the neighbours.
+    per_cpu_s = reps * len(rows) / max(time.process_time() - c0, 1e-9)
     summary["completions_per_s"] = round(per_s)
+    summary["completions_per_cpu_s"] = round(per_cpu_s)
     summary["wall_s"] = round(time.perf_counter() - start, 2)
-    print(f"\nthroughput: {per_s:,.0f} completions/s (5 guards each)")
+    print(f"\nthroughput: {per_s:,.0f} completions/s, {per_cpu_s:,.0f} per CPU-second (5 guards each)")
 
     heldout_detection = summary[untuned]["detection"] if untuned else None
     if untuned is None:
@@ -227,7 +230,7 @@ def _line(summary: dict[str, Any]) -> dict[str, Any]:
                       "human_label1_fp_30_50", "human_label0_trigger_rate"):
                 if k in value and value[k] is not None:
                     flat[k if key == "human" else f"{key}_{k}"] = round(value[k], 4)
-        elif key in ("completions_per_s", "targets_met", "last_heldout", "untuned_heldout"):
+        elif key in ("completions_per_s", "completions_per_cpu_s", "targets_met", "last_heldout", "untuned_heldout"):
             flat[key] = value
     return flat
 
