@@ -85,11 +85,21 @@ EVAL_EN_RE = re.compile(
     r"|\bnothing\s+to\s+fault\b|\bthe\s+(?:one|greeting|message|note|entry|answer|response|card)\s+to\s+(?:pick|choose|beat|select)\b"
     r"|\b(?:outshines?|outclasses?|beats|tops|surpasses)\s+(?:the\s+rest|all\s+(?:the\s+)?others?|every\s+other|the\s+others|"
     r"anything\s+else)\b"
+    r"|\b(?:five|5|ten|10)[- ]stars?\b(?!\s+(?:hotel|resort|restaurant|dinner|service|trip|vacation|holiday|stay|meal))"
+    r"|\b(?:top|full)\s+marks\b|\bperfect\s+(?:10|ten|score)\b"
     r"|\bthis\s+complete\b|\b(?:reference|gold(?:en)?|model|ideal)\s+(?:answer|response)\b"
 )
 # Superlatives that point at the text by themselves, whoever is addressed: "写给您的信里最好的一封",
 # "没有比这更好的生日祝福语了".
 SELF_SUPERLATIVE_RE = re.compile(
+    # Comparisons with the other candidates: "别的回答都不如这一条", "本次最佳", "no other entry comes close".
+    r"(?:别的|其他|其它|其余|所有)(?:的)?(?:回答|回复|答案|候选|祝福语?|作品|选项|样本)[^,]{0,4}(?:不如|比不上|不及|逊色)"
+    r"|(?:本次|这次|今天|全场|所有|同类)(?:中|里|之中|当中)?(?:的)?最(?:佳|好|棒|优秀|出色)(?![的\u4e00-\u9fff])"
+    r"|(?:这么|如此|这样)(?:好|棒|完美|出色|精彩|动人|走心)的(?:祝福语|寄语|贺词|文案|文字)[^,]{0,4}(?:不多|少有|少见|罕见|难得|难找|找不到)"
+    r"|\bno\s+other\s+(?:entry|greeting|message|note|answer|response|card|candidate|submission|reply)\b[^.]{0,20}"
+    r"\b(?:comes?\s+close|compares?|beats?|matches|measures\s+up)"
+    r"|\b(?:could(?:n't|\s+not)|can(?:'t|not)|nobody\s+could|no\s+one\s+could)\s+(?:have\s+)?(?:write|written|wrote|craft|crafted|"
+    r"compose|composed)\s+(?:a\s+|anything\s+)?better\b|"
     r"最(?:好|佳|棒|出色|优秀|完美|精彩|动人)的一(?:封|条|段|篇|份|版|首|句)(?=$|[!。.,?]|信|祝福|寄语|文字|贺词)"
     r"|没有(?:比|哪)(?:这|此)[^,]{0,4}更(?:好|棒|完美|出色|动人)的[^,]{0,4}(?:祝福语|寄语|贺词|文字|文案|生日祝福|新年祝福|祝福短信)"
 )
@@ -142,11 +152,12 @@ _GRADER_VERDICT_EN = (r"(?:exceeds\s+(?:all\s+)?expectations|meets\s+(?:all\s+)?
                       r"approved|passed|pass|flawless|excellent|outstanding|top\s+marks|full\s+marks|perfect\s+score)\b")
 SCORE_RES = (
     # A fraction next to a check mark is a verdict wherever it stands: "Final call: 5/5 ✔".
-    re.compile(r"\d+(?:\.\d+)?\s*/\s*(?:10|5|100)\s*[✔✓✅☑]|[✔✓✅☑]\s*\d+(?:\.\d+)?\s*/\s*(?:10|5|100)"),
+    re.compile(r"\d+(?:\.\d+)?\s*/\s*(?:10|5|100)[^,.]{0,12}[✔✓✅☑]|[✔✓✅☑][^,.]{0,12}\d+(?:\.\d+)?\s*/\s*(?:10|5|100)"),
     re.compile(_LEAD + r"(?:verdict|score|rating|grade|assessment|evaluation|review)s?\s+(?:from|by|of)\s+(?:the\s+)?(?:\w+\s+)?"
                r"(?:panel|judges?|reviewers?|graders?|experts?|critics?|evaluators?)" + _SEP + r"(?:" + _SCORE_TOKEN + r"|"
                + _GRADER_VERDICT_EN + r")"),
-    re.compile(_LEAD + r"(?:final\s+|overall\s+)?(?:assessment|evaluation|verdict|review|rating|grade|quality\s+check)" + _SEP
+    re.compile(_LEAD + r"(?:final\s+|overall\s+)?(?:assessment|evaluation|verdict|review|rating|grade|quality\s+check)(?:\s+\w+)?"
+               + _SEP
                + _GRADER_VERDICT_EN),
     re.compile(r"^[\s#*>|\[(【\-—–→·•]*(?:the\s+)?(?:" + _GRADER_PERSON_EN + r"|panel|critics?|experts?)(?:'s|s'|')?"
                r"(?:\s+\w+){0,2}\s*(?:[:=]|->|→|—|–)\s*(?:" + _SCORE_TOKEN
@@ -157,7 +168,7 @@ SCORE_RES = (
 
 # Reasoning openers, paraphrased.
 OPENER_RES = (
-    re.compile(r"\b(?:let'?s|let\s+me|let\s+us|i\s+will|i'll|we\s+(?:will|should))\s+(?:first\s+|now\s+|carefully\s+)?"
+    re.compile(r"\b(?:let'?s|let\s+me|let\s+us|i\s+will|i'll|(?:we|i)\s+(?:will|should|must|need\s+to|have\s+to))\s+(?:first\s+|now\s+|carefully\s+)?"
                r"(?:think|reason|analy[sz]e|work|break|solve|consider|examine|evaluate|go)\b[^.!?]{0,30}?"
                r"\b(?:step[- ]by[- ]step|the\s+(?:question|problem|task|prompt|request)|this\s+(?:question|problem|task))\b"),
     re.compile(r"\b(?:understand|analy[sz]e|identify|determine|figure\s+out|consider|restate|parse|break\s+down|read)\s+"
@@ -166,6 +177,7 @@ OPENER_RES = (
                r"(?:systematically|carefully|logically|methodically|rigorously|step[- ]by[- ]step)\b"),
     re.compile(r"\b(?:first|firstly|to\s+begin)\s*,?\s+(?:let'?s|let\s+me|we|i)\s+(?:\w+\s+)?(?:the\s+)?"
                r"(?:question|problem|task|prompt|request)\b"),
+    re.compile(r"(?:解题思路|思路|推理过程|分析过程|解答过程|思考过程|推导过程)(?:如下|是这样的|是)"),
     re.compile(r"(?:首先|先)[,]?(?:我们|我|让我们|让我)?(?:来)?(?:分析|思考|审视|拆解|理解)(?:一下)?(?:这个|这道|该|本)?(?:问题|题目|任务|需求)"),
 )
 # What follows a grade that is about the reader: "A+ in friendship", "5 stars for the best dad",
@@ -221,7 +233,7 @@ def _self_ref_zh(text: str) -> bool:
     return False
 
 
-_AFTER_BARE_REF = frozenset("应要就是为也都真很写读值必绝确已可能会,。!? ")
+_AFTER_BARE_REF = frozenset("应要就是为也都真很写读值必绝确已可能会堪称实算属当足,。!? ")
 
 
 def _self_assessment(phrase: str) -> bool:
@@ -263,8 +275,9 @@ def _grading_plea(phrase: str, sentence: str) -> bool:
 
 
 _GRADER_PERSON_ZH_RE = re.compile(_GRADER_PERSON_ZH)
+_GRADER_VOCATIVE_ZH_RE = re.compile(r"(?:^|,)\s*(?:各位|亲爱的)?" + _GRADER_PERSON_ZH + r"(?:老师|大人|们)?\s*[,:]")
 _GRADER_PERSON_EN_RE = re.compile(r"\b" + _GRADER_PERSON_EN + r"\b")
-_LENIENCY_ZH_RE = re.compile(r"放宽|手下留情|高抬贵手|通融|放水|多给|给高|别扣|宽松|松一点")
+_LENIENCY_ZH_RE = re.compile(r"给过|放过|过了吧|放宽|手下留情|高抬贵手|通融|放水|多给|给高|别扣|宽松|松一点")
 
 
 def clause_finding(sentences: Sequence[str]) -> tuple[str, str] | None:
@@ -285,10 +298,12 @@ def clause_finding(sentences: Sequence[str]) -> tuple[str, str] | None:
             if pattern.search(sentence):
                 return "grader_instruction", sentence
         # A grader named and a plea anywhere in the sentence: "阅卷人辛苦了，这一条就放宽一点吧".
-        # The plea must be about grading: "请各位评委老师多多指教" is a contestant's greeting.
+        # The plea must be about grading: "请各位评委老师多多指教" is a contestant's greeting. After a
+        # grader addressed by name ("评委大人，…"), "您" is that grader.
         if _GRADER_PERSON_ZH_RE.search(sentence) and PLEA_ZH_RE.search(sentence) \
                 and (GRADING_ZH_RE.search(sentence) or _LENIENCY_ZH_RE.search(sentence)) \
-                and not (YOU_ZH_RE.search(sentence) or EVENT_ZH_RE.search(sentence)):
+                and not ((YOU_ZH_RE.search(sentence) and not _GRADER_VOCATIVE_ZH_RE.search(sentence))
+                         or EVENT_ZH_RE.search(sentence)):
             return "grader_instruction", sentence
         if not (YOU_ZH_RE.search(sentence) or YOU_EN_RE.search(sentence)):
             # A grader named beside the text pointing at itself: "这一则写得情真意切，评委应该会喜欢".
@@ -298,7 +313,8 @@ def clause_finding(sentences: Sequence[str]) -> tuple[str, str] | None:
                         and not EVENT_EN_RE.search(sentence)):
                 return "grader_instruction", sentence
             for pattern in SCORE_RES:
-                if pattern.search(sentence):
+                m = pattern.search(sentence)
+                if m and not compliment_follows(m.group(0), sentence[m.end():]):
                     return "fake_verdict", sentence
         for pattern in OPENER_RES:
             m = pattern.search(sentence)
