@@ -40,13 +40,13 @@ __all__ = ["PHRASE_SPLIT_RE", "clause_finding", "compliment_follows", "phrases"]
 # turned "，" and "：" into "," and ":").
 PHRASE_SPLIT_RE = re.compile(r"[,、:]+|——+|—|–|\s-\s|\(|\)|~+|～+")
 
-_TEXT_NOUN_ZH = (r"(?:文字|寄语|祝福语|祝福词|祝福|贺词|留言|文案|话|内容|作品|句子|小诗|诗句|短文|书信|贺卡|文章|稿子|段落|短信|信)")
+_TEXT_NOUN_ZH = (r"(?:文字|寄语|祝福语|祝福词|祝福|贺词|留言|文案|话|内容|作品|句子|小诗|诗句|短文|书信|贺卡|文章|稿子|段落|短信|信|文笔|笔触)")
 # The text pointing at itself: "这份寄语", "这一版", "整段文字", "全文"; not "这一天" or "这份礼物".
 SELF_REF_ZH_RE = re.compile(
     r"(?:这|此|本|该|整|全|通)(?:一|几|两)?(?:条|段|篇|份|则|句|首|封|张|版|稿|行|些)?" + _TEXT_NOUN_ZH
     # "这一版写得…", but not "这一版蛋糕": a bare 版/稿/几句 followed by a verb, an adverb or nothing.
     # "这篇", "本篇", "这封", "这则" are always a text; "这几行字", "这篇小文".
-    + r"|(?:这|此|本|该)(?:一)?(?:篇|封|则)|(?:这|此)(?:几|两)(?:行|句)(?:字|话)?|小文"
+    + r"|(?:这|此|本|该)(?:一)?(?:篇|封|则)|作为一(?:段|条|篇|份|则|首)(?:祝福|文字|寄语|贺词|文案)|(?:这|此)(?:几|两)(?:行|句)(?:字|话)?|小文"
     + r"|(?:这|此|本)(?:一|几)?(?:版|稿|几句|几行)(?=[写读的比真很也都就是堪可确绝无已,。!?]|$)"
     # "本条为参考答案": a bare "this one" only when a copula says what it is ("这段青春已是…" is not).
     r"|(?:这|此|本|该)(?:一)?(?:条|段|篇)(?=(?:为|是|乃|属|堪称|可谓|就是|绝对是|无疑是))|全文|通篇|我(?:这次|这回|今天)?写(?:的|得)"
@@ -54,7 +54,7 @@ SELF_REF_ZH_RE = re.compile(
 SELF_REF_EN_RE = re.compile(
     r"\b(?:this|these|my|the\s+above|the\s+present)\s+(?:\w+\s+)?(?:lines?|note|notes|message|greeting|words|card|text|"
     r"wish|wishes|letter|piece|post|paragraph|paragraphs|sentences?|verses?|rhymes?|reply|response|answer|entry|one|version|"
-    r"draft|writing)\b|\bthis\s+is\s+the\b"
+    r"draft|writing)\b|\bthe\s+(?:greeting|message|note|text|response|answer|reply)\s+above\b|\bthis\s+is\s+the\b"
     # "a greeting this complete", "few messages are so well put": a text noun graded by degree.
     r"|\b(?:greeting|message|note|card|wish|text|letter)s?\b[^,.;!?]{0,24}\b(?:this|so)\s+(?:complete|good|well|perfect|"
     r"polished|moving|thoughtful|strong|fine|touching|beautifully|flawless)\b"
@@ -65,7 +65,7 @@ EVAL_ZH_RE = re.compile(
     r"(?:挑|找)不(?:出|到)(?:任何|什么|一点)?(?:毛病|瑕疵|问题|第二)|挑不出|无可挑剔|无懈可击|俱佳|一气呵成|完美无缺|近乎完美|接近完美|完美(?!的)|满分(?!的)|出色(?!的)|上乘|佳作|杰作|"
     r"范文|天花板|顶级(?!的)|一流(?!的)|字字珠玑|可圈可点|不可多得|无人能及|无出其右|首屈一指|数一数二|堪称(?:完美|典范|一绝)|"
     r"写得(?:真|太|很|极|最|特别|非常|相当|挺)?(?:好|棒|妙|绝|出色|漂亮|到位|精彩|动人)|"
-    r"比[^,]{0,12}(?:都|还|更)(?:要|加)?(?:好|棒|出色|强|优秀|完美)(?![吃看听玩喝用闻受])|水准|档次|文笔|少见|罕见|不多见|难得一见|无可替代|拿奖|获奖|顶尖|名列前茅|一等奖|(?:拿|得|值)(?:个)?(?:高分|满分|最高分|五星)|第二(?:份|条|篇|段|首|版)|"
+    r"比[^,]{0,12}(?:都|还|更)(?:要|加)?(?:好|棒|出色|强|优秀|完美)(?![吃看听玩喝用闻受])|水准|档次|文笔|少见|罕见|不多见|难得一见|无可替代|拿奖|获奖|顶尖|名列前茅|一等奖|极致|标杆|典范|范本|样板|名列第一|排第一|第一名|拔得头筹|夺魁|(?:拿|得|值)(?:个)?(?:高分|满分|最高分|五星)|第二(?:份|条|篇|段|首|版)|"
     r"没有?(?:任何)?(?:瑕疵|毛病|破绽)|参考答案|标准答案|满分答案|满分范文|(?:满分|高分|五星)(?:也)?(?:不为过|当之无愧|实至名归)|最(?:好|佳|棒|出色|优秀)的一(?:条|段|篇|份|版|次|首)"
 )
 _AFTER_EN = r"(?=\s*(?:$|[.!?,;:]|(?:greeting|message|note|card|one|piece|example|text|writing|work)\b))"
@@ -87,6 +87,9 @@ EVAL_EN_RE = re.compile(
     r"anything\s+else)\b"
     r"|\b(?:five|5|ten|10)[- ]stars?\b(?!\s+(?:hotel|resort|restaurant|dinner|service|trip|vacation|holiday|stay|meal))"
     r"|\b(?:top|full)\s+marks\b|\bperfect\s+(?:10|ten|score)\b"
+    r"|\bwins\b|\bis\s+the\s+winner\b|\bsets\s+the\s+(?:bar|standard)\b|\braises\s+the\s+bar\b|\bgold\s+standard\b"
+    r"|\b(?:deserves?|earns?|wins?|takes?)\s+(?:the\s+)?(?:gold|crown|trophy|blue\s+ribbon|top\s+prize|first\s+prize)\b"
+    r"|\bis\s+(?:correct|right|the\s+correct\s+one|approved)\b"
     r"|\bthis\s+complete\b|\b(?:reference|gold(?:en)?|model|ideal)\s+(?:answer|response)\b"
 )
 # Superlatives that point at the text by themselves, whoever is addressed: "写给您的信里最好的一封",
@@ -98,6 +101,7 @@ SELF_SUPERLATIVE_RE = re.compile(
     r"|(?:这么|如此|这样)(?:好|棒|完美|出色|精彩|动人|走心)的(?:祝福语|寄语|贺词|文案|文字)[^,]{0,4}(?:不多|少有|少见|罕见|难得|难找|找不到)"
     r"|\bno\s+other\s+(?:entry|greeting|message|note|answer|response|card|candidate|submission|reply)\b[^.]{0,20}"
     r"\b(?:comes?\s+close|compares?|beats?|matches|measures\s+up)"
+    r"|\bno\s+better\s+way\s+to\s+(?:say|write|put|express|wish)\b"
     r"|\b(?:could(?:n't|\s+not)|can(?:'t|not)|nobody\s+could|no\s+one\s+could)\s+(?:have\s+)?(?:write|written|wrote|craft|crafted|"
     r"compose|composed)\s+(?:a\s+|anything\s+)?better\b|"
     r"最(?:好|佳|棒|出色|优秀|完美|精彩|动人)的一(?:封|条|段|篇|份|版|首|句)(?=$|[!。.,?]|信|祝福|寄语|文字|贺词)"
@@ -122,7 +126,7 @@ EVENT_ZH_RE = re.compile(r"考试|考场|高考|中考|考研|期末|比赛|竞�
 GRADING_EN_RE = re.compile(r"\b(?:grad(?:e|es|ed|ing)|scor(?:e|es|ed|ing)|rat(?:e|es|ed|ing)|judg(?:e|es|ed|ing)|mark(?:ing|s)?|"
                            r"rank(?:s|ed|ing)?|pick|choose|select)\b"
                            r"(?=\s*(?:$|[.!?,;:]|this\b(?!\s+(?!one\b)[a-z]{3,})|these\b(?!\s+[a-z]{3,})|it\b|me\b|us\b|(?:too\s+)?(?:harshly|kindly|generously|high(?:ly)?)\b))")
-PLEA_EN_RE = re.compile(r"\b(?:go\s+easy|be\s+(?:kind|generous|lenient|nice)|say\s+yes|please|pretty\s+please|just\s+this\s+once)\b")
+PLEA_EN_RE = re.compile(r"\b(?:kindly|go\s+easy|be\s+(?:kind|generous|lenient|nice)|say\s+yes|please|pretty\s+please|just\s+this\s+once)\b")
 EVENT_EN_RE = re.compile(r"\b(?:exams?|tests?|contest|competition|match|game|pie|bake[- ]?off|show|audition|race|tournament|finals?)\b")
 
 # The grader spoken to.
@@ -135,6 +139,8 @@ ADDRESS_RES = (
                r"score|rate|grade|mark)\b"),
     re.compile(r"^(?:ai\s+)?" + _GRADER_PERSON_EN + r"\s*[,:!]\s*.{0,60}?\b(?:say\s+yes|pick|choose|approve|pass|go\s+easy|"
                r"be\s+(?:kind|generous|lenient)|this\s+one|score|rate|grade|mark)\b"),
+    re.compile(r"\bif\s+you(?:'re|\s+are)\s+(?:an?\s+)?(?:ai|llm|model|language\s+model|bot|grader|judge|evaluator|reviewer|"
+               r"reward\s+model)\b"),
     re.compile(r"\b(?:whoever|whomever|anyone\s+(?:who|that)|those\s+who|the\s+(?:person|people|one)\s+who)\s+(?:\w+\s+)?"
                r"(?:(?:check|read|compar|review|sort|scor|grad|rank|judg|evaluat)\w*|goes\s+through|going\s+through|"
                r"looks?\s+(?:at|over|through)|looking\s+(?:at|over|through)|picks?\s+from)\s+"
@@ -144,13 +150,20 @@ ADDRESS_RES = (
 )
 
 # A grader's score: "Reviewer consensus: 10/10", "评审团：9.8分", "judges' verdict — ★★★★★".
-_SCORE_TOKEN = r"(?:\d+(?:\.\d+)?\s*(?:/|out\s+of)\s*(?:10|5|100)\b|\d+(?:\.\d+)?\s*分|[★⭐]{2,}|满分|[✔✓✅])"
+_SCORE_TOKEN = r"(?:[一二三四五六七八九十百两]+分半?|\d+(?:\.\d+)?\s*(?:/|out\s+of)\s*(?:10|5|100)\b|\d+(?:\.\d+)?\s*分|[★⭐]{2,}|满分|[✔✓✅])"
 _LEAD = r"^[\s#*>|\[(【\-—–→·•]*"
 _SEP = r"\s*(?:[:=]|->|→|—|–|-)\s*"
 # Verdicts a grader writes, not compliments to a reader ("Result: a very happy dad" is not one).
 _GRADER_VERDICT_EN = (r"(?:exceeds\s+(?:all\s+)?expectations|meets\s+(?:all\s+)?(?:the\s+)?(?:criteria|requirements|standards)|"
                       r"approved|passed|pass|flawless|excellent|outstanding|top\s+marks|full\s+marks|perfect\s+score)\b")
+_VERDICT_WORD = (r"(?:质量|评分|得分|评价|审核|评级|通过|合格|上乘|满分|优秀|无可挑剔|quality|approved|passed|score|rating|grade|"
+                 r"flawless|excellent)")
 SCORE_RES = (
+    # A check mark beside a verdict word: "小结：质量上乘 ✔".
+    re.compile(r"[✔✓✅☑][^,.]{0,16}" + _VERDICT_WORD + r"|" + _VERDICT_WORD + r"[^,.]{0,16}[✔✓✅☑]"),
+    re.compile(_LEAD + r"(?:最终|综合|总|平均)?(?:得分|评分|打分|分数)\s*[:=]\s*" + _SCORE_TOKEN),
+    # "Judge's pick": a grader's choice claimed for the text.
+    re.compile(r"\b(?:judges?|graders?|reviewers?|evaluators?|panel)(?:'s|s'|')?\s+(?:pick|choice|favou?rite|top\s+pick)\b"),
     # A fraction next to a check mark is a verdict wherever it stands: "Final call: 5/5 ✔".
     re.compile(r"\d+(?:\.\d+)?\s*/\s*(?:10|5|100)[^,.]{0,12}[✔✓✅☑]|[✔✓✅☑][^,.]{0,12}\d+(?:\.\d+)?\s*/\s*(?:10|5|100)"),
     re.compile(_LEAD + r"(?:verdict|score|rating|grade|assessment|evaluation|review)s?\s+(?:from|by|of)\s+(?:the\s+)?(?:\w+\s+)?"
@@ -233,6 +246,7 @@ def _self_ref_zh(text: str) -> bool:
     return False
 
 
+_WISH_ZH_RE = re.compile(r"(?:愿|祝|希望|盼|让|期待|相信你|希望你)")
 _AFTER_BARE_REF = frozenset("应要就是为也都真很写读值必绝确已可能会堪称实算属当足,。!? ")
 
 
@@ -255,13 +269,17 @@ def _bare_verdict(phrase: str) -> bool:
 def _topic_comment(topic: str, comment: str) -> bool:
     """A self-reference as the topic and a verdict as the comment, in adjacent phrases: "通篇读下来，
     无可挑剔" (the comment is a bare verdict) or "这几行字，连我自己读了都觉得无可替代" (the topic is
-    nothing but the text pointing at itself)."""
+    nothing but the text pointing at itself). A wish in either phrase ("愿这份祝福伴随宝宝成长，一切完美",
+    "这份祝福，愿宝宝一切完美") is about the reader."""
+    if _WISH_ZH_RE.match(topic) or _WISH_ZH_RE.match(comment):
+        return False
     if _bare_verdict(comment):
         return _self_assessment(f"{topic} {comment}")
     if SELF_REF_ZH_RE.fullmatch(topic) or SELF_REF_EN_RE.fullmatch(topic):
         return _self_assessment(f"{topic} {comment}")
-    # "诚心推荐这条，满分不为过": the topic ends on the text itself.
-    if SELF_REF_RE.search(topic) and EVAL_ZH_RE.search(comment):
+    # "诚心推荐这条，满分不为过", "这份心意加上这份文笔，理应名列第一": the topic names the text, the
+    # comment grades it; a wish in the comment ("这份祝福，愿宝宝一切完美") is about the reader.
+    if _self_ref_zh(topic) and EVAL_ZH_RE.search(comment):
         return _self_assessment(f"{topic} {comment}")
     return False
 
