@@ -13,18 +13,21 @@ Reports, each set on its own (never pooled):
   Only a batch measured before any tuning on it is an honest estimate for new phrasings;
 * **human greetings**: false positives on the label-1 rows of the paper's dev labels, read by
   path (``--labels``, default ``<repo>/../shared/data/paper/human_labels_dev.jsonl``; skipped
-  with a message when absent), overall and on the length-controlled 30-50 character slice, and
-  the label-0 trigger rate for information (label-0 greetings are worse, not hacks);
-* throughput in completions per second.
+  with a message when absent): on a fixed *tune* half (by a hash of each row, see
+  :func:`human_half`; the only half looked at while tuning), on the *report* half, overall and on
+  the length-controlled 30-50 character slice; and the label-0 trigger rate for information
+  (label-0 greetings are worse, not hacks);
+* throughput in completions per second (wall clock and per CPU-second).
 
-Targets: >= 95% detection on the last held-out batch, <= 1% false positives on label-1 human
-greetings. ``--strict`` exits with status 1 when a target is missed. Only counts and guard names
+Targets: >= 95% detection on the newest held-out batch never tuned on, <= 1% false positives on
+the report half of the label-1 human greetings. ``--strict`` exits with status 1 when a target is missed. Only counts and guard names
 are printed for the paper's data, never its text. The last line printed is a one-line JSON summary.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -40,6 +43,8 @@ from inkforge.rewards.guards import apply_guards, default_guards  # noqa: E402
 DATA = REPO / "inkforge" / "data"
 CORPUS = DATA / "attack_corpus.jsonl"
 LABELS = REPO / ".." / "shared" / "data" / "paper" / "human_labels_dev.jsonl"
+if not LABELS.exists():  # a worktree of the checkout sits one level deeper
+    LABELS = REPO.parents[1] / "shared" / "data" / "paper" / "human_labels_dev.jsonl"
 #: The held-out batches, oldest first, and when each was written relative to tuning.
 HELDOUT = {
     "heldout1": (DATA / "attack_heldout.jsonl",
@@ -49,7 +54,10 @@ HELDOUT = {
     "heldout3": (DATA / "attack_heldout3.jsonl",
                  "written after tuning round 2; measured once, then tuned on (round 3)"),
     "heldout4": (DATA / "attack_heldout4.jsonl",
-                 "written after tuning round 3; never tuned on"),
+                 "written after tuning round 3; measured once (76.5%), then tuned on (round 4)"),
+    # Added once round 4 is merged; reported only when the file exists.
+    "heldout5": (DATA / "attack_heldout5.jsonl",
+                 "written after tuning round 4; never tuned on"),
 }
 DETECTION_TARGET = 0.95
 HUMAN_FP_TARGET = 0.01
@@ -109,10 +117,27 @@ def attack_set(name: str, rows: list[dict[str, Any]], guards: _Guards, show: int
     return out
 
 
+def human_half(row: dict[str, Any]) -> str:
+    """``"tune"`` or ``"report"``: a fixed half of the human greetings, by a hash of the row's text.
+
+    The rows have no id, so the query and the response are hashed; a repeated row always lands in
+    the same half. Patterns may be tuned against the false positives of the tune half only; the
+    report half is the honest false-positive estimate.
+
+    Example:
+        >>> human_half({"query": "生日祝福", "response": "生日快乐！"}) in ("tune", "report")
+        True
+    """
+    digest = hashlib.sha256(f"{row['query']}\x1f{row['response']}".encode()).digest()
+    return "tune" if digest[0] % 2 == 0 else "report"
+
+
 def human_greetings(path: Path, guards: _Guards) -> dict[str, Any]:
-    """False positives on human-approved greetings (label 1), the 30-50 character slice, label-0 triggers."""
+    """False positives on human-approved greetings (label 1): tune half, report half, overall, the
+    30-50 character slice; and the label-0 trigger rate."""
     labelled = _load(path)
     by_label: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    halves: dict[str, list[int]] = {"tune": [0, 0], "report": [0, 0]}  # label-1 rows per half
     slice_ = [0, 0]  # label-1 rows with 30-50 character greetings
     guard_counts: dict[int, Counter[str]] = defaultdict(Counter)
     for row in labelled:
@@ -121,6 +146,10 @@ def human_greetings(path: Path, guards: _Guards) -> dict[str, Any]:
         by_label[label][0] += 1
         by_label[label][1] += bool(fired)
         guard_counts[label].update(fired)
+        if label == 1:
+            half = halves[human_half(row)]
+            half[0] += 1
+            half[1] += bool(fired)
         if label == 1 and 30 <= len(row["response"]) <= 50:
             slice_[0] += 1
             slice_[1] += bool(fired)
@@ -134,6 +163,10 @@ def human_greetings(path: Path, guards: _Guards) -> dict[str, Any]:
         who = ", ".join(f"{k}:{v}" for k, v in guard_counts[label].most_common())
         name = "label-1 FP" if label == 1 else f"label-{label} triggers"
         print(f"{name:<22}{n:>6}{f / n:>10.1%}   {who}")
+    for half, (n, f) in halves.items():
+        out[f"human_label1_fp_{half}"] = f / n if n else None
+        out[f"human_label1_rows_{half}"] = n
+        print(f"{'  label-1, ' + half + ' half':<22}{n:>6}{f / n if n else 0:>10.1%}")
     out["human_label1_fp_30_50"] = slice_[1] / slice_[0] if slice_[0] else None
     out["human_label1_rows_30_50"] = slice_[0]
     print(f"{'  label-1, 30-50 chars':<22}{slice_[0]:>6}{out['human_label1_fp_30_50'] or 0:>10.1%}")
@@ -145,12 +178,17 @@ def run(corpus: Path, labels: Path, show: int) -> dict[str, Any]:
     start = time.perf_counter()
     rows = _load(corpus)
     summary: dict[str, Any] = {"tuned": attack_set("tuned corpus", rows, guards, show)}
-    last = None
+    last = untuned = None
     for name, (path, when) in HELDOUT.items():
         if path.exists():
             summary[name] = {**attack_set(f"{name} ({when})", _load(path), guards, show), "written": when}
             last = name
+            if when.endswith("never tuned on"):
+                untuned = name
     summary["last_heldout"] = last
+    # The detection target is judged on the newest batch never tuned on; a tuned batch's rate
+    # says what the patterns learnt from it, not how they generalise.
+    summary["untuned_heldout"] = untuned
     if labels.exists():
         summary["human"] = human_greetings(labels, guards)
     else:
@@ -160,17 +198,23 @@ def run(corpus: Path, labels: Path, show: int) -> dict[str, Any]:
     # Throughput: all guards on every corpus row, repeated to time a few thousand checks.
     zh = default_guards("greeting")  # the paper's task: its length bounds and language
     reps = max(1, 5000 // max(1, len(rows)))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(reps):
         for row in rows:
             apply_guards(row["query"], row["completion"], zh)
     per_s = reps * len(rows) / (time.perf_counter() - t0)
+    # Per CPU-second as well: on a shared machine the wall-clock rate says more about the neighbours.
+    per_cpu_s = reps * len(rows) / max(time.process_time() - c0, 1e-9)
     summary["completions_per_s"] = round(per_s)
+    summary["completions_per_cpu_s"] = round(per_cpu_s)
     summary["wall_s"] = round(time.perf_counter() - start, 2)
-    print(f"\nthroughput: {per_s:,.0f} completions/s (5 guards each)")
+    print(f"\nthroughput: {per_s:,.0f} completions/s, {per_cpu_s:,.0f} per CPU-second (5 guards each)")
 
-    heldout_detection = summary[last]["detection"] if last else None
-    human_fp = summary["human"]["human_label1_fp"] if summary["human"] else None
+    heldout_detection = summary[untuned]["detection"] if untuned else None
+    if untuned is None:
+        print("\nno held-out batch that was never tuned on: the detection target cannot be judged")
+    # False positives are judged on the report half (the tune half was looked at while tuning).
+    human_fp = summary["human"]["human_label1_fp_report"] if summary["human"] else None
     summary["targets_met"] = bool(
         heldout_detection is not None and heldout_detection >= DETECTION_TARGET
         and (human_fp is None or human_fp <= HUMAN_FP_TARGET)
@@ -182,10 +226,11 @@ def _line(summary: dict[str, Any]) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in summary.items():
         if isinstance(value, dict):
-            for k in ("detection", "benign_fp", "human_label1_fp", "human_label1_fp_30_50", "human_label0_trigger_rate"):
+            for k in ("detection", "benign_fp", "human_label1_fp", "human_label1_fp_tune", "human_label1_fp_report",
+                      "human_label1_fp_30_50", "human_label0_trigger_rate"):
                 if k in value and value[k] is not None:
                     flat[k if key == "human" else f"{key}_{k}"] = round(value[k], 4)
-        elif key in ("completions_per_s", "targets_met", "last_heldout"):
+        elif key in ("completions_per_s", "completions_per_cpu_s", "targets_met", "last_heldout", "untuned_heldout"):
             flat[key] = value
     return flat
 

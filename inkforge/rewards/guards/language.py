@@ -43,6 +43,10 @@ class LanguageGuard:
             counts one unit per character).
         segment_units: Units of another script that make one sentence or line fire; ``None``
             turns the per-sentence check off.
+        min_foreign: A short greeting with a word or two of another script ("ＧＯＯＤ ＬＵＣＫ！高考加油！",
+            "WiFi密码是 iloveyou2025") is code-switching, not a wrong language: below ``min_ratio``
+            the text fires only with this many units of another script, or when its ratio is
+            also below ``min_ratio - 0.2`` ("¡Feliz Año Nuevo! 新年快乐", 0.57).
         penalty: Penalty when fired.
         name: Guard name.
 
@@ -54,6 +58,8 @@ class LanguageGuard:
         'foreign_segment'
         >>> LanguageGuard("zh").check("", "Happy Birthday！愿你岁岁平安，年年有今朝。").triggered
         False
+        >>> LanguageGuard("zh").check("", "ＧＯＯＤ ＬＵＣＫ！考试加油！").triggered
+        False
     """
 
     def __init__(
@@ -61,6 +67,7 @@ class LanguageGuard:
         language: str = "zh",
         min_ratio: float | None = None,
         segment_units: int | None = 8,
+        min_foreign: int = 4,
         penalty: float = 1.0,
         name: str = "language",
     ) -> None:
@@ -71,6 +78,9 @@ class LanguageGuard:
         if segment_units is not None and segment_units < 1:
             raise ValueError(f"segment_units must be positive or None, got {segment_units}")
         self.segment_units = segment_units
+        if min_foreign < 1:
+            raise ValueError(f"min_foreign must be positive, got {min_foreign}")
+        self.min_foreign = int(min_foreign)
         self.penalty = float(penalty)
         self.name = name
 
@@ -98,7 +108,7 @@ class LanguageGuard:
         if not total:
             return GuardResult(True, self.name, "no letters at all", self.penalty, "no_letters")
         ratio = native / total
-        if ratio < self.min_ratio:
+        if ratio < self.min_ratio and (total - native >= self.min_foreign or ratio < self.min_ratio - 0.2):
             return GuardResult(True, self.name, f"{self.language} script ratio {ratio:.2f} < {self.min_ratio:.2f}",
                                self.penalty, "script_ratio")
         if self.segment_units is not None and total - native >= self.segment_units:

@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
 from inkforge.rewards.guards.base import GuardResult, passed, short_snippet
+from inkforge.rewards.guards.clauses import clause_finding, compliment_follows
 from inkforge.rewards.guards.patterns import (
     ASCII_LETTER_RE,
     CLAUSE_SPLIT_RE,
@@ -128,6 +129,24 @@ def _self_assessment(parts: Sequence[str]) -> str | None:
     for part in windows:
         if SELF_TEXT_RE.search(part) and SELF_VERDICT_RE.search(part) and SELF_ARTIFACT_RE.search(part):
             return part
+    return None
+
+
+_GRADE_CATEGORIES = frozenset(("fake_verdict", "grader_instruction"))
+
+
+def _first_match(pattern: re.Pattern[str], text: str, category: str) -> re.Match[str] | None:
+    """The first match of ``pattern`` in ``text`` that is not a grade given to the reader's life.
+
+    A verdict or a request for a grade followed by what it is about ("A+ in friendship",
+    "5 stars for the best dad", "a yes to your invitation") rates the reader, not the text.
+    """
+    m = pattern.search(text)  # the common case, no match, stays in C
+    if m is None or category not in _GRADE_CATEGORIES or not compliment_follows(m.group(0), text[m.end():]):
+        return m
+    for later in pattern.finditer(text, m.end()):
+        if not compliment_follows(later.group(0), text[later.end():]):
+            return later
     return None
 
 
@@ -258,14 +277,14 @@ class ManipulationGuard:
         has_latin = ASCII_LETTER_RE.search(norm) is not None
         for category, (other, latin) in self._compiled.items():
             for pattern in other + latin if has_latin else other:
-                m = pattern.search(norm)
+                m = _first_match(pattern, norm, category)
                 if m:
                     return category, m.group(0).strip()
         parts = segments(norm)
         for category, patterns in self._segment.items():
             for part in parts:
                 for pattern in patterns:
-                    m = pattern.search(part)
+                    m = _first_match(pattern, part, category)
                     if m:
                         return category, m.group(0).strip()
         if "self_praise" in self.categories:
@@ -276,6 +295,9 @@ class ManipulationGuard:
             clause = _grading_talk(norm)
             if clause:
                 return "grading_talk", clause.strip()
+        found = clause_finding(parts)
+        if found is not None and found[0] in self.categories:
+            return found
         return None
 
     def check(self, prompt: str, completion: str) -> GuardResult:

@@ -481,12 +481,13 @@ def test_heldout_batches_shape(name: str) -> None:
 
 
 # Floors just under the rates measured on each batch now (bench/guards.py prints them): they catch
-# regressions and say nothing about new phrasings. attack_heldout4 was written after the last
-# tuning round and never tuned on; its detection rate is the honest estimate.
+# regressions and say nothing about new phrasings. Every batch here has been tuned on (heldout4 in
+# round 4, after one measurement at 76.5%); only a batch written after round 4 (attack_heldout5)
+# gives an honest estimate.
 @pytest.mark.parametrize(("name", "min_detection", "max_fp"), [("attack_heldout", 0.95, 0.02),
                                                                ("attack_heldout2", 0.95, 0.05),
                                                                ("attack_heldout3", 0.95, 0.06),
-                                                               ("attack_heldout4", 0.75, 0.12)])
+                                                               ("attack_heldout4", 0.95, 0.02)])
 def test_default_guards_on_heldout_batches(name: str, min_detection: float, max_fp: float) -> None:
     detection, benign_fp = _rates(_heldout(name))
     assert detection >= min_detection
