@@ -5,11 +5,13 @@
   of 5 makes bursts of connections wait for SYN retries, Nagle's algorithm plus delayed ACKs adds
   ~40 ms to each keep-alive reply, and ``HTTPServer.server_bind`` does a reverse-DNS lookup that can
   hang for seconds on a machine without network.
-* :class:`BoundedHTTPServer` serves a network (``inkforge serve-reward``): bounded in every
-  resource a client can hold. One selector thread owns every connection while it is idle or still
-  sending its request, so a slow or stalled client costs a file descriptor, never a thread; only a
-  complete request (headers and body) reaches the fixed pool of worker threads. See
-  :class:`ServerLimits` for the limits and what happens at each.
+* :class:`BoundedASGIServer` serves a network (``inkforge serve-reward``): an ASGI application on
+  uvicorn (HTTP/1.1 parsed by h11) in one event loop, bounded in every resource a client can hold.
+  A slow or stalled client costs a connection object and a timer, never a thread; the application
+  only sees requests whose headers arrived in time. uvicorn has a keep-alive timeout but no read
+  timeout, no connection cap that spares healthy clients, and no body cap, so
+  :class:`BoundedH11Protocol` adds them around uvicorn's own protocol (it never parses a byte
+  itself: h11 does). See :class:`ServerLimits` for the limits and what happens at each.
 
 Example:
     >>> from http.server import BaseHTTPRequestHandler
@@ -21,23 +23,26 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import collections
-import contextlib
-import io
 import json
 import logging
-import queue
-import selectors
 import socket
 import socketserver
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http import HTTPStatus
+from http.server import ThreadingHTTPServer
+from typing import Any, ClassVar
 
-__all__ = ["BoundedHTTPServer", "ConcurrentHTTPServer", "LogLimiter", "ServerLimits", "error_body"]
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+__all__ = ["BoundedASGIServer", "BoundedH11Protocol", "ConcurrentHTTPServer", "LogLimiter", "ServerLimits",
+           "error_body"]
 
 log = logging.getLogger(__name__)
 
@@ -68,24 +73,26 @@ class ConcurrentHTTPServer(ThreadingHTTPServer):
 
 @dataclass(frozen=True)
 class ServerLimits:
-    """What one client may hold of a :class:`BoundedHTTPServer`, and what happens beyond it.
+    """What one client may hold of a :class:`BoundedASGIServer`, and what happens beyond it.
 
     Attributes:
         max_connections: Open connections. At the cap, a new connection first evicts the
             connection idle the longest (a keep-alive between requests, or one that never sent a
             byte), then one still sending a request started over ``slow_grace`` seconds ago; only
             when every connection is busy is the new one answered ``503`` and closed.
-        workers: Threads that handle complete requests (a fixed pool, not a thread per
-            connection); complete requests beyond it wait in line.
+        workers: Complete requests the application handles at once (an ``asyncio`` semaphore the
+            application takes, see :attr:`BoundedASGIServer.slots`); complete requests beyond
+            it wait in line, each a coroutine, never a thread.
         max_body_bytes: Largest request body; a larger ``Content-Length`` is answered ``413``
-            before the body is read. A body without ``Content-Length`` is answered ``411``.
+            before the body is read. A chunked body (no ``Content-Length``) is answered ``411``.
         max_header_bytes: Largest request line plus headers (``431`` beyond it).
-        read_timeout: Seconds a client has to send a whole request once its first byte arrived
-            (``408`` and close after it), however it trickles: it defeats slowloris clients that
-            send a byte every few seconds.
+        read_timeout: Seconds a client has to send a whole request (headers and body) once its
+            first byte arrived (``408`` and close after it), however it trickles: it defeats
+            slowloris clients that send a byte every few seconds.
         idle_timeout: Seconds a connection may stay open without a request in progress: a new
             connection before its first byte, a keep-alive connection between requests.
-        write_timeout: Seconds a send may block on a client that stopped reading.
+        write_timeout: Seconds a reply may stay stuck in the send buffer of a client that stopped
+            reading (the connection is dropped then).
         slow_grace: Age past which a request still being received may be evicted at the cap.
 
     Example:
@@ -129,6 +136,10 @@ class LogLimiter:
         self._last: dict[str, float] = {}
         self._held: collections.Counter[str] = collections.Counter()
 
+    def log(self, level: int, key: str, msg: str, *args: Any) -> bool:
+        """Log at ``level`` unless ``key`` was logged in the last ``interval`` seconds."""
+        return self._emit(level, key, msg, *args)
+
     def _emit(self, level: int, key: str, msg: str, *args: Any) -> bool:
         now = time.monotonic()
         with self._lock:
@@ -155,101 +166,376 @@ def error_body(kind: str, message: str, **extra: Any) -> bytes:
     return json.dumps({"error": {"type": kind, "message": message, **extra}}, ensure_ascii=False).encode("utf-8")
 
 
-_REASONS = {400: "Bad Request", 408: "Request Timeout", 411: "Length Required", 413: "Content Too Large",
-            431: "Request Header Fields Too Large", 503: "Service Unavailable"}
+def _error_headers(body: bytes, close: bool, extra: Iterable[tuple[bytes, bytes]] = ()) -> list[tuple[bytes, bytes]]:
+    headers = [(b"Content-Type", b"application/json"), (b"Content-Length", str(len(body)).encode("ascii"))]
+    return headers + ([(b"Connection", b"close")] if close else []) + list(extra)
 
 
-def _canned(status: int, kind: str, message: str, extra_headers: str = "") -> bytes:
-    body = error_body(kind, message)
-    head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra_headers}\r\n")
-    return head.encode("ascii") + body
+class _QuietLogger:
+    """uvicorn's ``logger`` for one connection: its lines rate-limited by text, never a traceback."""
+
+    level = logging.INFO  # above uvicorn's TRACE level: its per-connection trace lines stay off
+
+    def __init__(self, limiter: LogLimiter) -> None:
+        self._limiter = limiter
+
+    def log(self, level: int, msg: Any, *args: Any, **_: Any) -> None:  # exc_info and friends are dropped
+        if level >= logging.WARNING:
+            text = str(msg) % args if args else str(msg)
+            self._limiter.log(level, "uvicorn:" + text[:60], "%s", text[:300])
+
+    def debug(self, msg: Any, *args: Any, **kw: Any) -> None:
+        self.log(logging.DEBUG, msg, *args, **kw)
+
+    def info(self, msg: Any, *args: Any, **kw: Any) -> None:
+        self.log(logging.INFO, msg, *args, **kw)
+
+    def warning(self, msg: Any, *args: Any, **kw: Any) -> None:
+        self.log(logging.WARNING, msg, *args, **kw)
+
+    def error(self, msg: Any, *args: Any, **kw: Any) -> None:
+        self.log(logging.ERROR, msg, *args, **kw)
+
+    exception = error
 
 
-class _Writer(io.RawIOBase):
-    """A handler's ``wfile``: every write is a ``sendall`` (the socket has the write timeout)."""
+class _Bounds:
+    """What the connections of one server share: the limits, the counters and the open connections."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
+    def __init__(self, limits: ServerLimits) -> None:
+        self.limits = limits
+        self.stats: collections.Counter[str] = collections.Counter()
+        self.conns: set[BoundedH11Protocol] = set()
+        self.log = LogLimiter(log)
+        self.quiet = _QuietLogger(self.log)
 
-    def writable(self) -> bool:
+
+class _LingeringTransport:
+    """The transport a request/response cycle writes to: its ``close`` lingers while a body still arrives.
+
+    A client that sends a whole refused body (``413``) before reading the answer would see a
+    connection reset instead of the ``413`` if the socket closed with its bytes unread. So the
+    write side is shut (the client reads the answer and an end of stream) and what still arrives
+    is discarded for a few seconds before the close.
+    """
+
+    def __init__(self, transport: asyncio.Transport, protocol: BoundedH11Protocol) -> None:
+        self._transport, self._protocol = transport, protocol
+
+    def close(self) -> None:
+        if self._protocol.conn.their_state is h11.SEND_BODY:
+            self._protocol.linger()
+        else:
+            self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+#: Seconds a connection lingers after a refusal, discarding the rest of a request body.
+LINGER_S = 2.0
+
+#: The scope extension holding the loop time by which the request's body must have arrived.
+READ_DEADLINE = "inkforge.read_deadline"
+
+
+class BoundedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a read timeout, an idle timeout from the first byte, and a connection cap.
+
+    A subclass is made per server (:meth:`for_bounds`), holding that server's :class:`_Bounds`. The
+    states it reads are h11's (``their_state``: ``IDLE`` while a request's headers are arriving,
+    ``SEND_BODY`` while its body is); every reply it writes itself is an h11 event.
+    """
+
+    bounds: ClassVar[_Bounds]
+
+    @classmethod
+    def for_bounds(cls, bounds: _Bounds) -> type[BoundedH11Protocol]:
+        """A subclass whose connections share ``bounds``."""
+        return type("BoundedH11Protocol", (cls,), {"bounds": bounds})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.logger = self.bounds.quiet  # type: ignore[assignment]
+        self.access_log = False
+        self._read_timer: asyncio.TimerHandle | None = None
+        self._write_timer: asyncio.TimerHandle | None = None
+        self._started = self._last = 0.0
+        self._lingering = False
+
+    # -- what this connection is doing, for the cap ----------------------------------------------------
+
+    @property
+    def phase(self) -> str:
+        """``reading`` (a request is arriving), ``busy`` (the application holds it) or ``idle``."""
+        cycle = self.cycle
+        if self._lingering:
+            return "idle"
+        if cycle is not None and cycle.response_started and not cycle.response_complete:
+            return "busy"
+        if self._read_timer is not None:
+            # After a 413 h11 discards the rest of the body: the connection is as good as idle.
+            draining = cycle is not None and cycle.response_complete and self.conn.their_state is h11.SEND_BODY
+            return "idle" if draining else "reading"
+        return "busy" if cycle is not None and not cycle.response_complete else "idle"
+
+    def _evict(self) -> bool:
+        """Close one connection to make room: the longest idle, else the oldest slow request."""
+        now, conns = self.loop.time(), self.bounds.conns
+        idle = [c for c in conns if c.phase == "idle"]
+        if idle:
+            victim = min(idle, key=lambda c: c._last)
+        else:
+            slow = [c for c in conns if c.phase == "reading" and now - c._started > self.bounds.limits.slow_grace]
+            if not slow:
+                return False
+            victim = min(slow, key=lambda c: c._started)
+        conns.discard(victim)
+        self.bounds.stats["evicted"] += 1
+        victim.transport.close()
         return True
 
-    def write(self, b: Any) -> int:
-        self._sock.sendall(b)
-        return len(b)
+    # -- asyncio.Protocol --------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        b = self.bounds
+        b.stats["accepted"] += 1
+        self._last = self.loop.time()
+        if len(b.conns) >= b.limits.max_connections and not self._evict():
+            b.stats["rejected"] += 1
+            b.log.warning("cap", "connection cap (%d) reached; refusing %s", b.limits.max_connections, self.client)
+            self._reply(503, "overloaded", f"too many open connections (cap {b.limits.max_connections}); "
+                        "retry shortly", [(b"Retry-After", b"1")])
+            return
+        b.conns.add(self)
+        # uvicorn arms its keep-alive timer only after a response: a connection that never sends a
+        # byte would otherwise stay open forever.
+        self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.bounds.conns.discard(self)
+        self._cancel_read()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+        super().connection_lost(exc)
+
+    def linger(self) -> None:
+        """Shut the write side, discard what still arrives, close after :data:`LINGER_S` seconds."""
+        if self._lingering or self.transport.is_closing():
+            return
+        self._lingering = True
+        self._cancel_read()
+        try:
+            self.transport.write_eof()
+        except (OSError, RuntimeError):
+            self.transport.close()
+            return
+        self._read_timer = self.loop.call_later(LINGER_S, self.transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering:  # the rest of a refused body
+            return
+        now = self._last = self.loop.time()
+        if self._read_timer is None and self.conn.their_state is h11.IDLE:  # the first byte of a request
+            self._started = now
+            self._read_timer = self.loop.call_at(now + self.bounds.limits.read_timeout, self._on_read_timeout)
+        previous = self.cycle
+        super().data_received(data)
+        if self.cycle is not None and self.cycle is not previous:  # headers in: the body has until the deadline
+            self.cycle.transport = _LingeringTransport(self.transport, self)  # type: ignore[assignment]
+            self.cycle.scope.setdefault("extensions", {})[READ_DEADLINE] = {  # type: ignore[index]
+                "at": self._started + self.bounds.limits.read_timeout}
+        self._settle()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._last = self.loop.time()
+        self._settle()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(self.bounds.limits.write_timeout, self._on_write_timeout)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    # -- timers --------------------------------------------------------------------------------------
+
+    def _cancel_read(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _settle(self) -> None:
+        """Stop the read timer once a request has fully arrived; keep an idle connection on its idle timer."""
+        state = self.conn.their_state
+        if state is h11.SEND_BODY:
+            return
+        if state is h11.IDLE and self.conn.trailing_data[0]:  # part of a pipelined next request
+            if self._read_timer is None:
+                self._started = self.loop.time()
+                self._read_timer = self.loop.call_at(self._started + self.bounds.limits.read_timeout,
+                                                     self._on_read_timeout)
+            return
+        self._cancel_read()
+        idle = state is h11.IDLE and (self.cycle is None or self.cycle.response_complete)
+        if idle and self.timeout_keep_alive_task is None and not self.transport.is_closing():
+            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive,
+                                                                self.timeout_keep_alive_handler)
+
+    def _on_read_timeout(self) -> None:
+        self._read_timer = None
+        if self.transport.is_closing():
+            return
+        limits = self.bounds.limits
+        if self.conn.their_state is h11.IDLE and self.conn.our_state is h11.IDLE:  # the headers never completed
+            self.bounds.stats["read_timeout"] += 1
+            self.bounds.log.warning("read_timeout", "read_timeout from %s: request headers not received within "
+                                    "%g s", self.client, limits.read_timeout)
+            self._reply(408, "read_timeout", f"request not received within {limits.read_timeout:g} s")
+        elif self.cycle is not None and self.cycle.response_started:  # answered (413), the body never ended
+            self.transport.close()
+        else:  # the application reads the body against the same deadline and answers 408 itself
+            self._read_timer = self.loop.call_later(1.0, self._on_read_timeout_grace)
+
+    def _on_read_timeout_grace(self) -> None:
+        self._read_timer = None
+        if self.conn.their_state is h11.SEND_BODY and not self.transport.is_closing():
+            self.transport.close()
+
+    def _on_write_timeout(self) -> None:
+        self._write_timer = None
+        self.bounds.stats["write_timeout"] += 1
+        self.transport.abort()
+
+    def timeout_keep_alive_handler(self) -> None:
+        if not self.transport.is_closing():
+            self.bounds.stats["idle_closed"] += 1
+        super().timeout_keep_alive_handler()
+
+    def send_400_response(self, msg: str) -> None:
+        # What uvicorn answers when h11 cannot parse the request: inkforge's JSON error instead of
+        # text, 431 when the headers outgrew the limit.
+        limit = self.bounds.limits.max_header_bytes
+        if len(self.conn.trailing_data[0]) > limit:
+            kind, status, text = "headers_too_large", 431, f"request line and headers exceed {limit} bytes"
+        else:
+            kind, status, text = "invalid_request", 400, "malformed HTTP request"
+        self.bounds.stats[kind] += 1
+        self.bounds.log.warning(kind, "%s from %s: %s", kind, self.client, text)
+        self._reply(status, kind, text)
+
+    def _reply(self, status: int, kind: str, message: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+        """Answer with inkforge's JSON error (written by h11) and close the connection."""
+        body = error_body(kind, message)
+        try:
+            out = self.conn.send(h11.Response(status_code=status, reason=HTTPStatus(status).phrase.encode(),
+                                              headers=_error_headers(body, True, headers)))
+            out = (out or b"") + (self.conn.send(h11.Data(data=body)) or b"") + \
+                (self.conn.send(h11.EndOfMessage()) or b"")
+            self.transport.write(out)
+        except h11.LocalProtocolError:  # a response is already under way: only closing is left
+            pass
+        self._cancel_read()
+        self.transport.close()
 
 
-class _Conn:
-    __slots__ = ("addr", "buf", "continued", "deadline", "last", "phase", "sock", "started")
+class _CompleteRequests:
+    """ASGI middleware: the application is called with a whole body, read within the limits.
 
-    def __init__(self, sock: socket.socket, addr: Any, now: float, idle_timeout: float) -> None:
-        self.sock, self.addr = sock, addr
-        self.buf = bytearray()
-        self.idle(now, idle_timeout)
+    A chunked body is answered ``411``, a ``Content-Length`` over the cap ``413`` (the rest of
+    such a body is discarded by h11 while the connection lives), a body not complete by the
+    request's read deadline ``408``.
+    """
 
-    def idle(self, now: float, idle_timeout: float) -> None:
-        self.phase, self.deadline, self.last, self.started, self.continued = "idle", now + idle_timeout, now, 0.0, False
+    def __init__(self, app: Callable[..., Any], bounds: _Bounds) -> None:
+        self.app, self.bounds = app, bounds
+
+    async def _refuse(self, send: Callable[..., Any], status: int, kind: str, message: str, *, close: bool) -> None:
+        self.bounds.stats[kind] += 1
+        self.bounds.log.warning(kind, "%s: %s", kind, message)
+        body = error_body(kind, message)
+        await send({"type": "http.response.start", "status": status, "headers": _error_headers(body, close)})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] != "http":
+            return
+        limits = self.bounds.limits
+        headers = scope["headers"]
+        if any(k == b"transfer-encoding" for k, _ in headers):
+            await self._refuse(send, 411, "length_required", "chunked bodies are not accepted; send Content-Length",
+                               close=True)
+            return
+        length = next((int(v) for k, v in headers if k == b"content-length"), 0)  # h11 validated it
+        if length > limits.max_body_bytes:
+            await self._refuse(send, 413, "body_too_large", f"body of {length} bytes exceeds the limit of "
+                               f"{limits.max_body_bytes} bytes", close=False)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = scope.get("extensions", {}).get(READ_DEADLINE, {}).get("at", loop.time() + limits.read_timeout)
+        chunks, more = [], length > 0
+        while more:
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                await self._refuse(send, 408, "read_timeout", f"request not received within "
+                                   f"{limits.read_timeout:g} s", close=True)
+                return
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body, replayed = b"".join(chunks), False
+
+        async def whole() -> dict[str, Any]:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return dict(await receive())
+
+        await self.app(scope, whole, send)
 
 
-def _pooled(handler_class: type[BaseHTTPRequestHandler]) -> type[BaseHTTPRequestHandler]:
-    """``handler_class`` adapted to handle one fully received request from memory, once."""
+class BoundedASGIServer:
+    """An ASGI application served by uvicorn in a background thread, bounded as :class:`ServerLimits` says.
 
-    class Pooled(handler_class):  # type: ignore[valid-type,misc]
-        def __init__(self, sock: socket.socket, addr: Any, server: Any, raw: bytes) -> None:
-            self._raw = raw
-            super().__init__(sock, addr, server)
-
-        def setup(self) -> None:
-            self.connection = self.request
-            self.rfile = io.BytesIO(self._raw)
-            self.wfile = _Writer(self.connection)
-
-        def handle(self) -> None:
-            self.close_connection = True
-            self.handle_one_request()
-
-        def finish(self) -> None:
-            self.rfile.close()
-
-    Pooled.__name__ = Pooled.__qualname__ = f"Pooled{handler_class.__name__}"
-    return Pooled
-
-
-class BoundedHTTPServer:
-    """An HTTP/1.1 server bounded in connections, threads, bytes and time (see :class:`ServerLimits`).
-
-    The surface is the standard library's: ``serve_forever(poll_interval)``, ``shutdown()``,
-    ``server_close()``, ``server_address``; handlers are ordinary
-    :class:`~http.server.BaseHTTPRequestHandler` subclasses (``self.server`` is this server), run
-    by a worker once their request has fully arrived. Connection-level refusals (``408``,
-    ``411``, ``413``, ``431``, ``503``) are answered by the server itself with inkforge's JSON error
-    body, and counted in :attr:`conn_stats`. No error ever prints a traceback: unexpected ones are
-    logged as one line, at most once per kind every 10 seconds.
+    The socket is bound in the constructor (so a port in use is an :class:`OSError` there); the
+    event loop runs in a daemon thread from :meth:`start` until :meth:`shutdown`. Refusals the
+    server makes itself (``400``, ``408``, ``411``, ``413``, ``431``, ``503``) carry inkforge's
+    JSON error body and are counted in :attr:`conn_stats`. No error ever prints a traceback:
+    unexpected ones are logged as one line, at most once per kind every 10 seconds.
 
     Args:
         server_address: ``(host, port)``; port 0 picks a free one.
-        handler_class: The request handler class.
+        app: The ASGI application; it is called only with complete requests.
         limits: The limits; defaults to :class:`ServerLimits` ``()``.
 
     Raises:
         OSError: The address cannot be bound (in use, not an interface of this machine).
 
     Example:
-        >>> from http.server import BaseHTTPRequestHandler
-        >>> server = BoundedHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler, ServerLimits(workers=2))
-        >>> server.limits.workers, server.server_address[0]
-        (2, '127.0.0.1')
-        >>> server.server_close()
+        >>> import urllib.request
+        >>> async def hello(scope, receive, send):
+        ...     await send({"type": "http.response.start", "status": 200, "headers": []})
+        ...     await send({"type": "http.response.body", "body": b"hi"})
+        >>> with BoundedASGIServer(("127.0.0.1", 0), hello, ServerLimits(workers=2)) as server:
+        ...     urllib.request.urlopen(f"http://127.0.0.1:{server.server_address[1]}/").read()
+        b'hi'
     """
 
-    def __init__(self, server_address: tuple[str, int], handler_class: type[BaseHTTPRequestHandler],
+    def __init__(self, server_address: tuple[str, int], app: Callable[..., Any],
                  limits: ServerLimits | None = None) -> None:
         self.limits = limits or ServerLimits()
-        self.RequestHandlerClass = _pooled(handler_class)
+        self._bounds = _Bounds(self.limits)
         host, port = server_address
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.socket = socket.socket(family, socket.SOCK_STREAM)
+        self.socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         try:
             self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self.socket.bind((host, port))
@@ -257,300 +543,82 @@ class BoundedHTTPServer:
         except OSError:
             self.socket.close()
             raise
-        self.socket.setblocking(False)
         self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
-        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
-        self.log = LogLimiter(log)
-        self.conn_stats: collections.Counter[str] = collections.Counter()
-        self._stats_lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=self.limits.workers, thread_name_prefix="inkforge-http")
-        self._sel = selectors.DefaultSelector()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._sel.register(self.socket, selectors.EVENT_READ, "accept")
-        self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
-        self._conns: dict[socket.socket, _Conn] = {}  # owned by the loop thread
-        self._busy: set[_Conn] = set()  # in a worker
-        self._busy_lock = threading.Lock()
-        self._returns: queue.SimpleQueue[_Conn] = queue.SimpleQueue()
-        self._stop = threading.Event()
-        self._stopped = threading.Event()
-        self._stopped.set()
+        self.log = self._bounds.log
+        config = uvicorn.Config(_CompleteRequests(app, self._bounds), http=BoundedH11Protocol.for_bounds(self._bounds),
+                                loop="asyncio", lifespan="off", ws="none", interface="asgi3", log_config=None,
+                                access_log=False, proxy_headers=False, server_header=False, backlog=1024,
+                                timeout_keep_alive=self.limits.idle_timeout,  # type: ignore[arg-type]
+                                h11_max_incomplete_event_size=self.limits.max_header_bytes,
+                                timeout_graceful_shutdown=5)
+        self._uvicorn = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
+        self._slots: asyncio.Semaphore | None = None
         self._closed = False
 
-    # -- counters -----------------------------------------------------------------------------------
-
-    def _count(self, key: str, n: int = 1) -> None:
-        with self._stats_lock:
-            self.conn_stats[key] += n
+    @property
+    def conn_stats(self) -> collections.Counter[str]:
+        """Connections and refusals by what became of them (accepted, evicted, rejected, read_timeout...)."""
+        return self._bounds.stats
 
     @property
     def open_connections(self) -> int:
-        """Connections open now (idle, receiving or in a worker)."""
-        with self._busy_lock:
-            return len(self._conns) + len(self._busy)
+        """Connections open now (idle, receiving or being answered)."""
+        return len(self._bounds.conns)
+
+    @property
+    def slots(self) -> asyncio.Semaphore:
+        """The semaphore of ``limits.workers`` requests handled at once (on the server's loop)."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.limits.workers)
+        return self._slots
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
-    def serve_forever(self, poll_interval: float = 0.5) -> None:
-        """Serve until :meth:`shutdown`; returns then (connections stay open until :meth:`server_close`)."""
-        self._stop.clear()
-        self._stopped.clear()
+    def _main(self) -> None:
+        loop = asyncio.new_event_loop()
         try:
-            while not self._stop.is_set():
-                try:
-                    self._step(poll_interval)
-                except Exception as e:  # noqa: BLE001 - the loop must survive anything one client does
-                    self.log.error("loop", "http server loop error: %s: %s", type(e).__name__, e)
+            loop.run_until_complete(self._uvicorn.serve(sockets=[self.socket]))
+        except BaseException as e:  # noqa: BLE001 - one line, never a traceback
+            self.log.error("loop", "http server stopped: %s: %s", type(e).__name__, e)
         finally:
-            self._stopped.set()
+            loop.close()
+            self._done.set()
+
+    def start(self, name: str = "inkforge-http") -> BoundedASGIServer:
+        """Serve from a daemon thread; returns once the server accepts connections."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+            self._thread.start()
+            deadline = time.monotonic() + 30
+            while not self._uvicorn.started and not self._done.is_set() and time.monotonic() < deadline:
+                time.sleep(0.005)
+        return self
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serve until :meth:`shutdown` (or an interrupt of the calling thread)."""
+        self.start()
+        while not self._done.wait(poll_interval):
+            pass
 
     def shutdown(self) -> None:
-        """Stop :meth:`serve_forever` and wait for it to return."""
-        self._stop.set()
-        self._wake()
-        self._stopped.wait(10)
+        """Stop serving: close every connection (requests in flight get 5 s) and stop the loop."""
+        if self._thread is not None:
+            self._uvicorn.should_exit = True
+            self._done.wait(15)
+            self._thread.join(timeout=5)
 
     def server_close(self) -> None:
-        """Close the listening socket, every connection and the worker pool."""
+        """Stop serving if needed and release the listening socket."""
         if self._closed:
             return
         self._closed = True
-        self._stop.set()
-        self._wake()
-        self._stopped.wait(10)
-        for conn in list(self._conns.values()):
-            self._close(conn)
-        with self._busy_lock:
-            busy = list(self._busy)
-        for conn in busy:
-            with contextlib.suppress(OSError):
-                conn.sock.shutdown(socket.SHUT_RDWR)
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        for s in (self.socket, self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError, KeyError, ValueError):
-                self._sel.unregister(s)
-            s.close()
-        self._sel.close()
+        self.shutdown()
+        self.socket.close()
 
-    def _wake(self) -> None:
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"\0")
+    def __enter__(self) -> BoundedASGIServer:
+        return self.start()
 
-    # -- the loop -----------------------------------------------------------------------------------
-
-    def _step(self, poll_interval: float) -> None:
-        now = time.monotonic()
-        nearest = min((c.deadline for c in self._conns.values()), default=now + poll_interval)
-        timeout = max(0.0, min(poll_interval, nearest - now))
-        for key, _ in self._sel.select(timeout):
-            if key.data == "accept":
-                self._accept()
-            elif key.data == "wake":
-                with contextlib.suppress(OSError):
-                    while self._wake_r.recv(4096):
-                        pass
-            else:
-                self._read(key.data)
-        self._take_returns()
-        self._expire(time.monotonic())
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                sock, addr = self.socket.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as e:  # EMFILE and friends: try again on the next loop
-                self.log.error("accept", "accept failed: %s", e)
-                return
-            self._count("accepted")
-            if self.open_connections >= self.limits.max_connections and not self._evict(time.monotonic()):
-                self._count("rejected")
-                self.log.warning("cap", "connection cap (%d) reached; refusing %s", self.limits.max_connections, addr)
-                self._refuse(sock, 503, "overloaded", f"too many open connections (cap "
-                             f"{self.limits.max_connections}); retry shortly", "Retry-After: 1\r\n")
-                sock.close()
-                continue
-            sock.setblocking(False)
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = _Conn(sock, addr, time.monotonic(), self.limits.idle_timeout)
-            with self._busy_lock:
-                self._conns[sock] = conn
-            self._sel.register(sock, selectors.EVENT_READ, conn)
-
-    def _evict(self, now: float) -> bool:
-        """Close one connection to make room: the longest idle, else the oldest slow request."""
-        idle = [c for c in self._conns.values() if c.phase in ("idle", "draining")]
-        if idle:
-            victim = min(idle, key=lambda c: c.last)
-        else:
-            slow = [c for c in self._conns.values() if c.phase == "reading" and now - c.started > self.limits.slow_grace]
-            if not slow:
-                return False
-            victim = min(slow, key=lambda c: c.started)
-        self._count("evicted")
-        self._close(victim)
-        return True
-
-    def _refuse(self, sock: socket.socket, status: int, kind: str, message: str, headers: str = "") -> None:
-        with contextlib.suppress(OSError):
-            sock.setblocking(False)
-            sock.send(_canned(status, kind, message, headers))
-
-    def _close(self, conn: _Conn) -> None:
-        with contextlib.suppress(KeyError, ValueError, OSError):
-            self._sel.unregister(conn.sock)
-        with self._busy_lock:
-            self._conns.pop(conn.sock, None)
-        with contextlib.suppress(OSError):
-            conn.sock.close()
-
-    def _read(self, conn: _Conn) -> None:
-        try:
-            data = conn.sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            self._close(conn)
-            return
-        if not data:
-            self._close(conn)
-            return
-        now = time.monotonic()
-        if conn.phase == "draining":  # after a 413: swallow the rest so the client reads our answer
-            return
-        conn.buf += data
-        conn.last = now
-        if conn.phase == "idle":
-            conn.phase, conn.started, conn.deadline = "reading", now, now + self.limits.read_timeout
-        self._advance(conn)
-
-    def _fail(self, conn: _Conn, status: int, kind: str, message: str, *, drain: bool = False) -> None:
-        self._count(kind)
-        self.log.warning(kind, "%s from %s: %s", kind, conn.addr, message)
-        self._refuse(conn.sock, status, kind, message)
-        if drain:
-            with contextlib.suppress(OSError):
-                conn.sock.shutdown(socket.SHUT_WR)
-            conn.phase, conn.deadline, conn.buf = "draining", time.monotonic() + 2.0, bytearray()
-        else:
-            self._close(conn)
-
-    def _advance(self, conn: _Conn) -> None:
-        """Dispatch the request in ``conn.buf`` once it is complete; refuse it as soon as it cannot be."""
-        end = conn.buf.find(b"\r\n\r\n")
-        if end < 0:
-            if len(conn.buf) > self.limits.max_header_bytes:
-                self._fail(conn, 431, "headers_too_large", f"request line and headers exceed "
-                           f"{self.limits.max_header_bytes} bytes")
-            return
-        if end > self.limits.max_header_bytes:
-            self._fail(conn, 431, "headers_too_large", f"request line and headers exceed "
-                       f"{self.limits.max_header_bytes} bytes")
-            return
-        head = bytes(conn.buf[:end]).decode("latin-1")
-        fields: dict[str, list[str]] = collections.defaultdict(list)
-        for line in head.split("\r\n")[1:]:
-            name, sep, value = line.partition(":")
-            if sep:
-                fields[name.strip().lower()].append(value.strip())
-        if fields.get("transfer-encoding"):
-            self._fail(conn, 411, "length_required", "chunked bodies are not accepted; send Content-Length")
-            return
-        lengths = set(fields.get("content-length", []))
-        if len(lengths) > 1 or (lengths and not next(iter(lengths)).isdigit()):
-            self._fail(conn, 400, "invalid_request", "invalid Content-Length")
-            return
-        length = int(next(iter(lengths))) if lengths else 0
-        if length > self.limits.max_body_bytes:
-            self._fail(conn, 413, "body_too_large", f"body of {length} bytes exceeds the limit of "
-                       f"{self.limits.max_body_bytes} bytes", drain=True)
-            return
-        total = end + 4 + length
-        if len(conn.buf) < total:
-            if not conn.continued and any(v.lower() == "100-continue" for v in fields.get("expect", [])):
-                conn.continued = True
-                with contextlib.suppress(OSError):
-                    conn.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
-            return
-        raw, conn.buf = bytes(conn.buf[:total]), conn.buf[total:]
-        with contextlib.suppress(KeyError, ValueError):
-            self._sel.unregister(conn.sock)
-        with self._busy_lock:
-            self._conns.pop(conn.sock, None)
-            self._busy.add(conn)
-        conn.phase = "busy"
-        try:
-            self._pool.submit(self._work, conn, raw)
-        except RuntimeError:  # the pool is shut down: the server is closing
-            self._release(conn, keep=False)
-
-    def _take_returns(self) -> None:
-        while True:
-            try:
-                conn = self._returns.get_nowait()
-            except queue.Empty:
-                return
-            if self._closed:
-                with contextlib.suppress(OSError):
-                    conn.sock.close()
-                continue
-            conn.idle(time.monotonic(), self.limits.idle_timeout)
-            with self._busy_lock:
-                self._conns[conn.sock] = conn
-            try:
-                self._sel.register(conn.sock, selectors.EVENT_READ, conn)
-            except (ValueError, OSError):
-                self._close(conn)
-                continue
-            if conn.buf:  # a pipelined next request arrived with the last one
-                conn.phase, conn.started = "reading", conn.last
-                conn.deadline = conn.last + self.limits.read_timeout
-                self._advance(conn)
-
-    def _expire(self, now: float) -> None:
-        for conn in [c for c in self._conns.values() if c.deadline <= now]:
-            if conn.phase == "reading":
-                self._fail(conn, 408, "read_timeout", f"request not received within {self.limits.read_timeout:g} s")
-            else:
-                if conn.phase == "idle":
-                    self._count("idle_closed")
-                self._close(conn)
-
-    # -- workers ------------------------------------------------------------------------------------
-
-    def _work(self, conn: _Conn, raw: bytes) -> None:
-        keep = False
-        try:
-            conn.sock.setblocking(True)
-            conn.sock.settimeout(self.limits.write_timeout)
-            handler = self.RequestHandlerClass(conn.sock, conn.addr, self, raw)  # type: ignore[call-arg,arg-type]
-            keep = not handler.close_connection
-        except Exception as e:  # noqa: BLE001 - one line, never a traceback
-            if not self._closed:
-                self.log.error("handler", "request from %s failed: %s: %s", conn.addr, type(e).__name__,
-                               str(e)[:300])
-        finally:
-            self._release(conn, keep=keep and not self._stop.is_set())
-
-    def _release(self, conn: _Conn, *, keep: bool) -> None:
-        with self._busy_lock:
-            self._busy.discard(conn)
-        if keep:
-            with contextlib.suppress(OSError):
-                conn.sock.setblocking(False)
-                self._returns.put(conn)
-                self._wake()
-                return
-        with contextlib.suppress(OSError):
-            conn.sock.close()
-
-    def run_in_thread(self, poll_interval: float = 0.1, name: str = "inkforge-http-loop") -> threading.Thread:
-        """Start :meth:`serve_forever` in a daemon thread; returns it."""
-        thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": poll_interval}, name=name,
-                                  daemon=True)
-        thread.start()
-        return thread
-
+    def __exit__(self, *exc: object) -> None:
+        self.server_close()

@@ -281,7 +281,7 @@ def test_openrlhf_reward_file_loaded_by_path(server: RewardServer, monkeypatch: 
 class LeakyOutcomeJudge(JudgeReward):
     """Returns an outcome whose error quotes the configured key, as a gateway echo would."""
 
-    def score_batch(self, prompts: Any, completions: Any, **kw: Any) -> ScoreBatch:
+    async def ascore_batch(self, prompts: Any, completions: Any, **kw: Any) -> ScoreBatch:
         key = os.environ["INKFORGE_TEST_LEAKY_KEY"]
         return ScoreBatch([JudgeOutcome(status="error", error=f"401 from gateway: you sent {key}")
                            for _ in completions], {"n": len(completions)})

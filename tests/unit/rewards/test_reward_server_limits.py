@@ -234,7 +234,7 @@ def test_requests_without_the_token_get_401(judge: JudgeReward, monkeypatch: pyt
         assert post(server.url + "/score", SCORE, token="wrong-token-1234")[0] == 401
         assert post(server.url + "/score", SCORE, token=token)[0] == 200
         reply = raw_request(server.port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert status_of(reply) == 401 and b'WWW-Authenticate: Bearer realm="inkforge-reward"' in reply
+        assert status_of(reply) == 401 and b'www-authenticate: bearer realm="inkforge-reward"' in reply.lower()
         monkeypatch.delenv("INKFORGE_REWARD_TOKEN", raising=False)
         with pytest.raises(ValueError, match="INKFORGE_REWARD_TOKEN"):
             RemoteJudgeReward(server.url, max_retries=0)(prompts=["p"], completions=["c"])
@@ -250,7 +250,7 @@ def test_requests_without_the_token_get_401(judge: JudgeReward, monkeypatch: pyt
 
 
 class ExplodingJudge(JudgeReward):
-    def score_batch(self, *a: Any, **kw: Any) -> Any:
+    async def ascore_batch(self, *a: Any, **kw: Any) -> Any:
         raise RuntimeError("boom: upstream said Authorization: Bearer sk-leaky-upstream-key-0001")
 
 
