@@ -206,6 +206,9 @@ class _Bounds:
         self.limits = limits
         self.stats: collections.Counter[str] = collections.Counter()
         self.conns: set[BoundedH11Protocol] = set()
+        # Idle connections, longest idle first: at the cap the first one makes room in O(1), even
+        # while thousands of stalled connections arrive.
+        self.idle: collections.OrderedDict[BoundedH11Protocol, None] = collections.OrderedDict()
         self.log = LogLimiter(log)
         self.quiet = _QuietLogger(self.log)
 
@@ -281,19 +284,29 @@ class BoundedH11Protocol(H11Protocol):
 
     def _evict(self) -> bool:
         """Close one connection to make room: the longest idle, else the oldest slow request."""
-        now, conns = self.loop.time(), self.bounds.conns
-        idle = [c for c in conns if c.phase == "idle"]
-        if idle:
-            victim = min(idle, key=lambda c: c._last)
-        else:
-            slow = [c for c in conns if c.phase == "reading" and now - c._started > self.bounds.limits.slow_grace]
+        b = self.bounds
+        victim = next(iter(b.idle), None)
+        if victim is None:
+            now = self.loop.time()
+            slow = [c for c in b.conns if c.phase == "reading" and now - c._started > b.limits.slow_grace]
             if not slow:
                 return False
             victim = min(slow, key=lambda c: c._started)
-        conns.discard(victim)
-        self.bounds.stats["evicted"] += 1
+        victim._forget()
+        b.stats["evicted"] += 1
         victim.transport.close()
         return True
+
+    def _forget(self) -> None:
+        self.bounds.conns.discard(self)
+        self.bounds.idle.pop(self, None)
+
+    def _mark_idle(self, idle: bool) -> None:
+        if idle:
+            self.bounds.idle[self] = None
+            self.bounds.idle.move_to_end(self)
+        else:
+            self.bounds.idle.pop(self, None)
 
     # -- asyncio.Protocol --------------------------------------------------------------------------------
 
@@ -309,12 +322,13 @@ class BoundedH11Protocol(H11Protocol):
                         "retry shortly", [(b"Retry-After", b"1")])
             return
         b.conns.add(self)
+        self._mark_idle(True)
         # uvicorn arms its keep-alive timer only after a response: a connection that never sends a
         # byte would otherwise stay open forever.
         self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.bounds.conns.discard(self)
+        self._forget()
         self._cancel_read()
         if self._write_timer is not None:
             self._write_timer.cancel()
@@ -325,6 +339,7 @@ class BoundedH11Protocol(H11Protocol):
         if self._lingering or self.transport.is_closing():
             return
         self._lingering = True
+        self._mark_idle(True)
         self._cancel_read()
         try:
             self.transport.write_eof()
@@ -340,6 +355,7 @@ class BoundedH11Protocol(H11Protocol):
         if self._read_timer is None and self.conn.their_state is h11.IDLE:  # the first byte of a request
             self._started = now
             self._read_timer = self.loop.call_at(now + self.bounds.limits.read_timeout, self._on_read_timeout)
+            self._mark_idle(False)
         previous = self.cycle
         super().data_received(data)
         if self.cycle is not None and self.cycle is not previous:  # headers in: the body has until the deadline
@@ -375,8 +391,11 @@ class BoundedH11Protocol(H11Protocol):
         """Stop the read timer once a request has fully arrived; keep an idle connection on its idle timer."""
         state = self.conn.their_state
         if state is h11.SEND_BODY:
+            if self.cycle is not None and self.cycle.response_complete and self in self.bounds.conns:
+                self._mark_idle(True)  # answered (413): h11 discards the rest of the body
             return
         if state is h11.IDLE and self.conn.trailing_data[0]:  # part of a pipelined next request
+            self._mark_idle(False)
             if self._read_timer is None:
                 self._started = self.loop.time()
                 self._read_timer = self.loop.call_at(self._started + self.bounds.limits.read_timeout,
@@ -384,6 +403,8 @@ class BoundedH11Protocol(H11Protocol):
             return
         self._cancel_read()
         idle = state is h11.IDLE and (self.cycle is None or self.cycle.response_complete)
+        if idle and self in self.bounds.conns:
+            self._mark_idle(True)
         if idle and self.timeout_keep_alive_task is None and not self.transport.is_closing():
             self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive,
                                                                 self.timeout_keep_alive_handler)
