@@ -469,7 +469,7 @@ class BoundedH11Protocol(H11Protocol):
 class _CompleteRequests:
     """ASGI middleware: the application is called with a whole body, read within the limits.
 
-    A chunked body is answered ``411``, a ``Content-Length`` over the cap ``413`` (the rest of
+    Headers over the cap are answered ``431``, a chunked body ``411``, a ``Content-Length`` over the cap ``413`` (the rest of
     such a body is discarded by h11 while the connection lives), a body not complete by the
     request's read deadline ``408``.
     """
@@ -489,6 +489,14 @@ class _CompleteRequests:
             return
         limits = self.bounds.limits
         headers = scope["headers"]
+        # h11 bounds headers that arrive in pieces (431 from the protocol); a head that arrived in one
+        # piece is measured here.
+        size = len(scope.get("raw_path", b"")) + len(scope.get("query_string", b"")) + \
+            sum(len(k) + len(v) + 4 for k, v in headers)
+        if size > limits.max_header_bytes:
+            await self._refuse(send, 431, "headers_too_large", f"request line and headers exceed "
+                               f"{limits.max_header_bytes} bytes", close=True)
+            return
         if any(k == b"transfer-encoding" for k, _ in headers):
             await self._refuse(send, 411, "length_required", "chunked bodies are not accepted; send Content-Length",
                                close=True)

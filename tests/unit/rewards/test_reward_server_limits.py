@@ -131,6 +131,60 @@ def test_an_idle_connection_is_closed_at_the_idle_timeout(judge: JudgeReward) ->
         server.stop()
 
 
+def test_a_body_that_trickles_in_gets_408_at_the_same_deadline(judge: JudgeReward) -> None:
+    server = serve(judge, limits=ServerLimits(read_timeout=0.8, idle_timeout=30))
+    try:
+        body = json.dumps(SCORE).encode()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            start = time.monotonic()
+            s.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body[:5])
+            s.settimeout(5)
+            reply = b""
+            while chunk := s.recv(4096):  # the rest of the body never comes; the server answers and closes
+                reply += chunk
+                elapsed = time.monotonic() - start
+        assert status_of(reply) == 408 and b"read_timeout" in reply
+        assert 0.7 <= elapsed < 3.0
+        assert server.conn_stats["read_timeout"] == 1
+    finally:
+        server.stop()
+
+
+def test_keep_alive_pipelining_and_the_idle_timeout_after_a_request(judge: JudgeReward) -> None:
+    server = serve(judge, limits=ServerLimits(idle_timeout=0.5))
+    try:
+        body = json.dumps(SCORE).encode()
+        one = (b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+               + str(len(body)).encode() + b"\r\n\r\n" + body)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(one + one)  # two requests in one write: both answered, in order, on one connection
+            seen = b""
+            while seen.count(b"HTTP/1.1 200") < 2:
+                chunk = s.recv(65536)
+                assert chunk, seen
+                seen += chunk
+            start = time.monotonic()
+            while s.recv(65536):  # then the connection idles, and the server closes it
+                pass
+            assert 0.3 <= time.monotonic() - start < 3.0
+        assert server.conn_stats["idle_closed"] == 1
+    finally:
+        server.stop()
+
+
+def test_oversized_headers_get_431_and_garbage_gets_a_json_400(judge: JudgeReward) -> None:
+    server = serve(judge, limits=ServerLimits(max_header_bytes=4096))
+    try:
+        reply = raw_request(server.port, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 8000 + b"\r\n\r\n")
+        assert status_of(reply) == 431 and b"headers_too_large" in reply
+        reply = raw_request(server.port, b"BREW /pot HTCPCP/1.0\r\n\r\n")
+        assert status_of(reply) == 400 and b'"invalid_request"' in reply
+        assert post(server.url + "/score", SCORE)[0] == 200
+    finally:
+        server.stop()
+
+
 # -------------------------------------------------------------------------------- connection cap
 
 
