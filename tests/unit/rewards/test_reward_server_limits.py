@@ -221,6 +221,29 @@ def test_at_the_cap_idle_connections_make_room_then_busy_ones_get_503(judge: Jud
         server.stop()
 
 
+def test_stalled_connections_cost_no_thread(judge: JudgeReward) -> None:
+    server = serve(judge)
+    stalled: list[socket.socket] = []
+    try:
+        assert post(server.url + "/score", SCORE)[0] == 200
+        threads = threading.active_count()
+        for i in range(200):  # half of them mid-request
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            if i % 2:
+                s.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\n")
+            stalled.append(s)
+        deadline = time.monotonic() + 5
+        while server.open_connections < 200 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.open_connections == 200
+        assert threading.active_count() == threads  # one event loop holds them all
+        assert post(server.url + "/score", SCORE)[0] == 200
+    finally:
+        for s in stalled:
+            s.close()
+        server.stop()
+
+
 # ------------------------------------------------------------------------------------------- bodies
 
 
