@@ -12,6 +12,10 @@
   timeout, no connection cap that spares healthy clients, and no body cap, so
   :class:`BoundedH11Protocol` adds them around uvicorn's own protocol (it never parses a byte
   itself: h11 does). See :class:`ServerLimits` for the limits and what happens at each.
+  Why uvicorn rather than aiohttp.web: uvicorn takes its protocol class as a setting, so the
+  limits are one subclass; aiohttp has neither a read timeout nor a pluggable request handler.
+  Their healthy p99 on loopback was alike (about 8 and 10 ms idle, 23 and 57 ms beside 300
+  slowloris clients, one run each on a shared 2-core machine).
 
 Example:
     >>> from http.server import BaseHTTPRequestHandler

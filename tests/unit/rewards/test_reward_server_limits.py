@@ -407,8 +407,10 @@ def _slowloris(port: int, stop: threading.Event, opened: list[int]) -> None:
 
 
 def test_healthy_p99_holds_while_slow_clients_hold_connections(judge: JudgeReward) -> None:
-    server = serve(judge, limits=ServerLimits(workers=4, read_timeout=30, max_connections=512))
+    """60 slowloris clients and 300 stalled connections past a cap of 128: healthy calls stay fast."""
+    server = serve(judge, limits=ServerLimits(workers=4, read_timeout=30, max_connections=128))
     stop, opened = threading.Event(), []
+    stalled: list[socket.socket] = []
     slow = [threading.Thread(target=_slowloris, args=(server.port, stop, opened), daemon=True) for _ in range(60)]
     try:
         for t in slow:
@@ -417,6 +419,12 @@ def test_healthy_p99_holds_while_slow_clients_hold_connections(judge: JudgeRewar
         while len(opened) < 60 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert server.open_connections >= 55  # the slow clients are all connected, more than 4 workers
+        for _ in range(300):  # then silent ones, past the cap: they evict each other, never the busy
+            stalled.append(socket.create_connection(("127.0.0.1", server.port), timeout=10))
+        deadline = time.monotonic() + 10
+        while server.conn_stats["evicted"] < 300 + 60 - 128 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.open_connections == 128 and server.conn_stats["evicted"] == 300 + 60 - 128
         remote = RemoteJudgeReward(server.url, max_retries=0, timeout=10)
         latencies = []
         for i in range(60):
@@ -424,8 +432,11 @@ def test_healthy_p99_holds_while_slow_clients_hold_connections(judge: JudgeRewar
             assert remote(prompts=["生日祝福"], completions=[f"生日快乐 {i}"]) == [1.0]
             latencies.append(time.perf_counter() - t0)
         p99 = statistics.quantiles(latencies, n=100)[98]
-        assert p99 < 1.0, f"p99 {p99:.3f}s with 60 slow clients"
+        assert p99 < 1.0, f"p99 {p99:.3f}s with 60 slow clients and 300 stalled connections"
+        assert server.conn_stats["rejected"] == 0 and server.conn_stats["read_timeout"] == 0
     finally:
+        for s in stalled:
+            s.close()
         stop.set()
         for t in slow:
             t.join(timeout=5)
