@@ -185,6 +185,27 @@ def test_oversized_headers_get_431_and_garbage_gets_a_json_400(judge: JudgeRewar
         server.stop()
 
 
+def test_a_client_that_stops_reading_is_dropped_at_the_write_timeout(judge: JudgeReward) -> None:
+    server = serve(judge, limits=ServerLimits(write_timeout=0.5))
+    try:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", server.port))
+            s.setblocking(False)
+            request = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" * 50
+            deadline = time.monotonic() + 20
+            while not server.conn_stats["write_timeout"] and time.monotonic() < deadline:
+                try:  # pipelined requests, never a byte read: the answers pile up in the server
+                    s.send(request)
+                except BlockingIOError:
+                    time.sleep(0.01)
+                except OSError:
+                    break
+        assert server.conn_stats["write_timeout"] == 1
+    finally:
+        server.stop()
+
+
 # -------------------------------------------------------------------------------- connection cap
 
 
