@@ -26,7 +26,7 @@ Endpoints:
 A batch whose failure rate exceeds the judge's ``max_failure_rate`` is answered ``503`` with the
 counts, so every client stops (fail fast) instead of training on a broken judge.
 
-Fit for a network: the server is a :class:`~inkforge.core.httpserver.BoundedASGIServer` (uvicorn
+Fit for a network: the server is a :class:`~inkforge.core.boundedserver.BoundedASGIServer` (uvicorn
 and h11 in one event loop, with read and idle timeouts, a connection cap, a body-size cap answered
 ``413`` before the body is read, and at most ``workers`` requests scored at once; a stalled client
 costs a coroutine, never a thread), requires a bearer token (``auth_token``) on any address other than
@@ -62,8 +62,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from inkforge.core.boundedserver import BoundedASGIServer
 from inkforge.core.errors import ConfigError, FailFastError
-from inkforge.core.httpserver import BoundedASGIServer, LogLimiter, ServerLimits, error_body
+from inkforge.core.httpserver import LogLimiter, ServerLimits, error_body
 from inkforge.core.secrets import redact, register_secret
 from inkforge.core.types import STATUSES
 from inkforge.rewards.judge import JudgeReward
