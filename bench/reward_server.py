@@ -3,10 +3,10 @@
 Usage:
     .venv/bin/python bench/reward_server.py [--slow 300] [--stalled 2000] [--requests 200] [--out PATH]
 
-A :class:`~inkforge.rewards.serving.server.RewardServer` with an instant fake judge (so the figures
-are the server's, not a model's) is measured in four phases, each with ``--requests`` healthy
-``POST /score`` calls from one client opening a fresh connection per call (what
-``RemoteJudgeReward`` does):
+A :class:`~inkforge.rewards.serving.server.RewardServer` (uvicorn + starlette, one event loop)
+with an instant fake judge (so the figures are the server's, not a model's) is measured in four
+phases, each with ``--requests`` healthy ``POST /score`` calls from one client opening a fresh
+connection per call (what ``RemoteJudgeReward`` does):
 
 1. **baseline**: nothing else connected;
 2. **slow clients**: ``--slow`` connections send request headers one byte every 0.2 s
@@ -16,8 +16,8 @@ are the server's, not a model's) is measured in four phases, each with ``--reque
 4. **after**: every bad connection is gone.
 
 Printed per phase: p50, p99 and max latency, failures; and the server's connection counters
-(evicted, refused, read timeouts). Written to ``bench/out/reward_server.json``. Bounded: about a
-minute on two cores.
+(evicted, refused, read timeouts). Written to ``bench/out/reward_server.json``. Bounded: under a
+minute on two cores (about 15 s).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slow", type=int, default=300, help="slowloris connections in phase 2")
     parser.add_argument("--stalled", type=int, default=2000, help="silent connections in phase 3")
     parser.add_argument("--requests", type=int, default=200, help="healthy calls per phase")
-    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=16, help="requests scored at once")
     parser.add_argument("--max-connections", type=int, default=512)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         healthy(server.url, 20)  # warm up
         results["baseline"] = healthy(server.url, args.requests)
         with Slowloris(server.port, args.slow) as slow:
+            time.sleep(0.5)  # let the server accept them (the client side connects from the listen backlog)
             results["slow_clients_connected"] = slow.opened
             results["open_during_slow"] = server.open_connections
             results["with_slow_clients"] = healthy(server.url, args.requests)

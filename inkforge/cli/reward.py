@@ -89,7 +89,8 @@ def serve_reward_cmd(
     replicas: Annotated[int, typer.Option(
         "--replicas", min=1, help="Servers sharing one judge endpoint: --concurrency is then the GLOBAL "
         "limit, and this one uses its share.")] = 1,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Threads handling complete requests.")] = 16,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, help="Complete requests scored at once (the rest wait, as coroutines).")] = 16,
     max_connections: Annotated[int, typer.Option(
         "--max-connections", min=1, help="Open connections; beyond it idle ones are evicted, then 503.")] = 512,
     max_body_mb: Annotated[float, typer.Option(
@@ -103,7 +104,7 @@ def serve_reward_cmd(
 
     One server owns the verdict cache, the in-flight limit and the failure status for every
     training process and node that calls it. Any address other than loopback needs
-    --auth-token-env; connections, threads, body size and time are bounded.
+    --auth-token-env; connections, concurrency, body size and time are bounded.
     """
     from inkforge.core.httpserver import ServerLimits
     from inkforge.rewards.serving.server import RewardServer, is_loopback, replica_concurrency

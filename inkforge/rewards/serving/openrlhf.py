@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from inkforge.rewards.outcomes import impute_failures
 
-__all__ = ["OnFailure", "label_query", "score_openrlhf", "split_openrlhf"]
+__all__ = ["OnFailure", "ascore_openrlhf", "label_query", "score_openrlhf", "split_openrlhf"]
 
 #: What a failed item gets in an OpenRLHF answer: its group's mean reward, or ``null``.
 OnFailure = Literal["impute", "null"]
@@ -126,6 +126,24 @@ def score_openrlhf(reward: Any, queries: Sequence[str], prompts: Sequence[str] |
     Raises:
         FailFastError: The batch's failure rate exceeds the judge's ``max_failure_rate``.
     """
+    keys, completions, requests = _openrlhf_items(queries, prompts, labels)
+    batch = reward.score_batch(keys, completions, queries=requests)
+    reward.check_failures(batch)
+    return _openrlhf_answer(batch, keys, on_failure)
+
+
+async def ascore_openrlhf(reward: Any, queries: Sequence[str], prompts: Sequence[str] | None = None,
+                          labels: Sequence[Any] | None = None, *, on_failure: OnFailure = "impute") -> dict[str, Any]:
+    """:func:`score_openrlhf` for a reward with ``ascore_batch`` (the reward server, on its event loop)."""
+    keys, completions, requests = _openrlhf_items(queries, prompts, labels)
+    batch = await reward.ascore_batch(keys, completions, queries=requests)
+    reward.check_failures(batch)
+    return _openrlhf_answer(batch, keys, on_failure)
+
+
+def _openrlhf_items(queries: Sequence[str], prompts: Sequence[str] | None,
+                    labels: Sequence[Any] | None) -> tuple[list[str], list[str], list[str]]:
+    """Group keys, completions and bare requests of an OpenRLHF batch."""
     n = len(queries)
     prompts = list(prompts) if prompts else [""] * n
     labels = list(labels) if labels else [None] * n
@@ -134,8 +152,10 @@ def score_openrlhf(reward: Any, queries: Sequence[str], prompts: Sequence[str] |
     pairs = [split_openrlhf(q, p, lab) for q, p, lab in zip(queries, prompts, labels, strict=True)]
     requests = [r for r, _ in pairs]
     keys = [p or r for p, r in zip(prompts, requests, strict=True)]
-    batch = reward.score_batch(keys, [c for _, c in pairs], queries=requests)
-    reward.check_failures(batch)
+    return keys, [c for _, c in pairs], requests
+
+
+def _openrlhf_answer(batch: Any, keys: Sequence[str], on_failure: OnFailure) -> dict[str, Any]:
     raw = batch.rewards
     rewards: list[float | None] = list(impute_failures(raw, keys)) if on_failure == "impute" else list(raw)
     scores = [None if r is None else min(1.0, max(0.0, r)) for r in rewards]

@@ -26,9 +26,10 @@ Endpoints:
 A batch whose failure rate exceeds the judge's ``max_failure_rate`` is answered ``503`` with the
 counts, so every client stops (fail fast) instead of training on a broken judge.
 
-Fit for a network: the server is a :class:`~inkforge.core.httpserver.BoundedHTTPServer` (read and
-idle timeouts, a connection cap, a body-size cap answered ``413`` before the body is read, a fixed
-pool of worker threads), requires a bearer token (``auth_token``) on any address other than
+Fit for a network: the server is a :class:`~inkforge.core.boundedserver.BoundedASGIServer` (uvicorn
+and h11 in one event loop, with read and idle timeouts, a connection cap, a body-size cap answered
+``413`` before the body is read, and at most ``workers`` requests scored at once; a stalled client
+costs a coroutine, never a thread), requires a bearer token (``auth_token``) on any address other than
 loopback, accepts only ``application/json`` bodies of bounded nesting and size (``400``
 otherwise), never prints a traceback, and redacts API keys and tokens from every message it
 returns or logs (:func:`inkforge.core.secrets.redact`).
@@ -55,17 +56,20 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from inkforge.core.boundedserver import BoundedASGIServer
 from inkforge.core.errors import ConfigError, FailFastError
-from inkforge.core.httpserver import BoundedHTTPServer, LogLimiter, ServerLimits, error_body
+from inkforge.core.httpserver import LogLimiter, ServerLimits, error_body
 from inkforge.core.secrets import redact, register_secret
 from inkforge.core.types import STATUSES
 from inkforge.rewards.judge import JudgeReward
 from inkforge.rewards.outcomes import ScoreBatch
-from inkforge.rewards.serving.openrlhf import OnFailure, score_openrlhf
+from inkforge.rewards.serving.openrlhf import OnFailure, ascore_openrlhf
 
 __all__ = ["MAX_ITEMS", "MAX_JSON_DEPTH", "RewardServer", "is_loopback", "parse_body", "replica_concurrency"]
 
@@ -202,100 +206,80 @@ class _Metrics:
         return "\n".join(lines) + "\n"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: trainers reuse their connection step after step
-    server_version = "inkforge-reward/0.2"
-    error_content_type = "application/json"
-    error_message_format = '{"error": {"type": "http_%(code)d", "message": "%(message)s"}}'
-    server: RewardServer  # type: ignore[assignment]  # a BoundedHTTPServer, not a socketserver.BaseServer
+class _App:
+    """The ASGI application of a :class:`RewardServer`: auth, routing, parsing, scoring, errors.
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        log.debug("%s - %s", self.address_string(), redact(format % args))
+    Starlette's :class:`~starlette.requests.Request` and responses do the ASGI work; routing is a
+    lookup here because every miss must answer inkforge's JSON error (and ``/score/`` is ``/score``).
+    """
 
-    def _send(self, status: int, payload: Any, content_type: str = "application/json",
-              headers: Mapping[str, str] | None = None) -> None:
-        data = payload if isinstance(payload, bytes) else payload.encode("utf-8") if isinstance(payload, str) else \
-            json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
+    def __init__(self, server: RewardServer) -> None:
+        self.server = server
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        request = Request(scope, receive)
+        response = await self.respond(request)
+        await response(scope, receive, send)
 
     def _error(self, status: int, kind: str, message: str, headers: Mapping[str, str] | None = None,
-               **extra: Any) -> None:
-        self._send(status, error_body(kind, self.server.redact(message), **extra), headers=headers)
+               **extra: Any) -> Response:
+        return Response(error_body(kind, self.server.redact(message), **extra), status, headers=headers,
+                        media_type="application/json")
 
-    def _refuse(self, status: int, kind: str, message: str, headers: Mapping[str, str] | None = None) -> None:
-        with self.server.metrics.lock:
-            self.server.metrics.refused[kind] += 1
-        self.server.limiter.warning(kind, "refused %s from %s: %s", kind, self.client_address[0], message)
-        self._error(status, kind, message, headers)
+    def _refuse(self, request: Request, status: int, kind: str, message: str,
+                headers: Mapping[str, str] | None = None) -> Response:
+        srv = self.server
+        with srv.metrics.lock:
+            srv.metrics.refused[kind] += 1
+        client = request.client.host if request.client else "?"
+        srv.limiter.warning(kind, "refused %s from %s: %s", kind, client, message)
+        return self._error(status, kind, message, headers)
 
-    def _authorised(self) -> bool:
+    def _authorised(self, request: Request) -> bool:
         token = self.server.auth_token
         if token is None:
             return True
-        given = self.headers.get("Authorization", "")
-        if hmac.compare_digest(given.encode("utf-8", "replace"), f"Bearer {token}".encode()):
-            return True
-        self._refuse(401, "unauthorized", "missing or wrong bearer token (send 'Authorization: Bearer <token>')",
-                     {"WWW-Authenticate": 'Bearer realm="inkforge-reward"'})
-        return False
+        given = request.headers.get("authorization", "")
+        return hmac.compare_digest(given.encode("utf-8", "replace"), f"Bearer {token}".encode())
 
-    def _route(self) -> str:
-        return self.path.split("?", 1)[0].rstrip("/") or "/"
-
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        if not self._authorised():
-            return
-        path, srv = self._route(), self.server
-        with srv.metrics.lock:
-            srv.metrics.requests[path] += 1
-        if path == "/health":
-            self._send(200, srv.health())
-        elif path == "/metrics":
-            self._send(200, srv.metrics.prometheus(srv.conn_stats, srv.open_connections), "text/plain; version=0.0.4")
-        else:
-            self._error(404, "not_found", f"unknown route GET {path}; try /health, /metrics, POST /get_reward")
-
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-        if not self._authorised():
-            return
-        path, srv = self._route(), self.server
-        length = int(self.headers.get("Content-Length") or 0)  # validated by the server before dispatch
-        raw = self.rfile.read(length) if length > 0 else b""
-        if path not in ("/get_reward", "/score"):
-            self._error(404, "not_found", f"unknown route POST {path}; use /get_reward or /score")
-            return
+    async def respond(self, request: Request) -> Response:
+        srv = self.server
+        if not self._authorised(request):
+            return self._refuse(request, 401, "unauthorized", "missing or wrong bearer token (send "
+                                "'Authorization: Bearer <token>')", {"WWW-Authenticate": 'Bearer realm="inkforge-reward"'})
+        path, method = request.url.path.rstrip("/") or "/", request.method
+        if method == "GET" and path in ("/health", "/metrics"):
+            with srv.metrics.lock:
+                srv.metrics.requests[path] += 1
+            if path == "/health":
+                return JSONResponse(srv.health())
+            return Response(srv.metrics.prometheus(srv.conn_stats, srv.open_connections),
+                            media_type="text/plain; version=0.0.4")
+        if method != "POST" or path not in ("/get_reward", "/score"):
+            return self._error(404, "not_found", f"unknown route {method} {path}; try GET /health, GET /metrics, "
+                               "POST /get_reward or POST /score")
         with srv.metrics.lock:
             srv.metrics.requests[path] += 1
         try:
-            body = parse_body(raw, self.headers.get("Content-Type"), srv.max_json_depth)
-            out = srv.get_reward(body) if path == "/get_reward" else srv.score(body)
+            body = parse_body(await request.body(), request.headers.get("content-type"), srv.max_json_depth)
+            out = await (srv.aget_reward(body) if path == "/get_reward" else srv.ascore(body))
         except _BadRequest as e:
-            self._refuse(400, e.kind, str(e))
-            return
+            return self._refuse(request, 400, e.kind, str(e))
         except FailFastError as e:
             with srv.metrics.lock:
                 srv.metrics.fail_fast += 1
             srv.limiter.warning("fail_fast", "fail fast on %s: %s", path, srv.redact(str(e))[:300])
-            self._error(503, "fail_fast", str(e), stats=getattr(e, "stats", None))
-            return
+            return self._error(503, "fail_fast", str(e), stats=getattr(e, "stats", None))
         except (ValueError, TypeError, KeyError) as e:
-            self._refuse(400, "invalid_request", f"{type(e).__name__}: {e}")
-            return
+            return self._refuse(request, 400, "invalid_request", f"{type(e).__name__}: {e}")
         except Exception as e:  # noqa: BLE001 - a server bug answers 500, logs one line and stays up
             srv.limiter.error("server_error", "reward server failed on %s: %s: %s", path, type(e).__name__,
                               srv.redact(str(e))[:300])
-            self._error(500, "server_error", f"{type(e).__name__}: {e}")
-            return
-        self._send(200, out)
+            return self._error(500, "server_error", f"{type(e).__name__}: {e}")
+        return JSONResponse(out)
 
 
-class RewardServer(BoundedHTTPServer):
+class RewardServer(BoundedASGIServer):
     """An HTTP reward service around one judge reward, served from a background thread.
 
     Args:
@@ -306,7 +290,7 @@ class RewardServer(BoundedHTTPServer):
         window: Items in the rolling failure rate of ``/health``.
         auth_token: Bearer token every request must carry (``Authorization: Bearer <token>``);
             required unless ``host`` is loopback. Compared in constant time, never logged.
-        limits: Connection, thread, size and time limits (:class:`~inkforge.core.httpserver.ServerLimits`).
+        limits: Connection, concurrency, size and time limits (:class:`~inkforge.core.httpserver.ServerLimits`).
         max_json_depth: Deepest nesting of a request body.
         replicas: How many replicas of this server share one judge endpoint: reported by
             ``/health`` beside the per-replica concurrency, so a global limit can be checked.
@@ -335,7 +319,7 @@ class RewardServer(BoundedHTTPServer):
                               "127.0.0.1", field="--host")
         if replicas < 1:
             raise ConfigError(f"replicas must be >= 1, got {replicas}", field="replicas")
-        super().__init__((host, port), _Handler, limits)
+        super().__init__((host, port), _App(self), limits)
         self.reward = reward
         self.on_failure: OnFailure = on_failure
         self.auth_token = auth_token
@@ -346,7 +330,6 @@ class RewardServer(BoundedHTTPServer):
         self.metrics = _Metrics(window)
         self.limiter = LogLimiter(log)
         self.started = time.time()
-        self._thread: Any = None
 
     @property
     def port(self) -> int:
@@ -367,18 +350,13 @@ class RewardServer(BoundedHTTPServer):
             names.append(cfg.spec_for(self.reward.role).api_key_env)
         return redact(text, env_names=names, secrets=[self.auth_token] if self.auth_token else ())
 
-    def start(self) -> RewardServer:
-        """Serve in a daemon thread; returns self."""
-        if self._thread is None:
-            self._thread = self.run_in_thread(name="inkforge-reward-server")
+    def start(self, name: str = "inkforge-reward-server") -> RewardServer:
+        """Serve from a daemon thread; returns self once it accepts connections."""
+        super().start(name)
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
         self.server_close()
 
     def __enter__(self) -> RewardServer:
@@ -398,17 +376,33 @@ class RewardServer(BoundedHTTPServer):
             raise
         return batch
 
-    def score(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def ascore_batch(self, prompts: Sequence[Any], completions: Sequence[Any], *,
+                           queries: Sequence[Any] | None = None) -> ScoreBatch:
+        """Score with the judge, at most ``limits.workers`` requests at once (the rest wait, as coroutines)."""
+        async with self.slots:
+            return await self.reward.ascore_batch(prompts, completions, queries=queries)
+
+    def check_failures(self, batch: ScoreBatch) -> None:
+        """Count the batch in the metrics; :class:`FailFastError` (with the batch's stats) past the threshold."""
+        self.metrics.record(batch)
+        try:
+            self.reward.check_failures(batch)
+        except FailFastError as e:
+            e.stats = batch.stats  # type: ignore[attr-defined]
+            raise
+
+    async def ascore(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /score``: native batch scoring (failures stay ``null``; errors redacted)."""
         prompts, completions = _items(body, "prompts"), _items(body, "completions")
         queries = _items(body, "query", required=False)
         assert prompts is not None and completions is not None
-        batch = self._checked(self.reward.score_batch(prompts, completions, queries=queries))
+        batch = await self.ascore_batch(prompts, completions, queries=queries)
+        self.check_failures(batch)
         return {"rewards": batch.rewards, "status": batch.statuses, "stats": batch.stats,
                 "outcomes": [{"status": o.status, "label": o.label, "cached": o.cached,
                               "error": self.redact(o.error) if o.error else o.error} for o in batch.outcomes]}
 
-    def get_reward(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def aget_reward(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /get_reward``: OpenRLHF's remote reward protocol."""
         queries = _items(body, "query")
         prompts, labels = _items(body, "prompts", required=False), body.get("labels")
@@ -417,19 +411,7 @@ class RewardServer(BoundedHTTPServer):
             raise _BadRequest("invalid_request", "'query' must be a list of prompt+response texts")
         if labels is not None and not isinstance(labels, list):
             raise _BadRequest("invalid_request", "'labels' must be a list")
-
-        class _Recording:
-            # Route the batch through _checked so /get_reward batches count in the metrics too.
-            def __init__(self, srv: RewardServer) -> None:
-                self.srv = srv
-
-            def score_batch(self, *a: Any, **kw: Any) -> ScoreBatch:
-                return self.srv.reward.score_batch(*a, **kw)
-
-            def check_failures(self, batch: ScoreBatch) -> None:
-                self.srv._checked(batch)
-
-        return score_openrlhf(_Recording(self), queries, prompts, labels, on_failure=self.on_failure)
+        return await ascore_openrlhf(self, queries, prompts, labels, on_failure=self.on_failure)
 
     def health(self) -> dict[str, Any]:
         """``GET /health``: status, judge identity, concurrency and failure counts."""

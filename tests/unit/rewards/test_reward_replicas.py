@@ -95,9 +95,12 @@ def test_replicas_share_one_global_judge_limit() -> None:
     with pytest.raises(ConfigError):
         replica_concurrency(0, 2)
     # Two replicas at 4 each, 16 concurrent batches through a round-robin client: the judge endpoint
-    # never sees more than the global 8 in flight.
-    shared = CountingJudge(delay=0.05)
-    judges = [replica(shared, concurrency=replica_concurrency(8, 2)) for _ in range(2)]
+    # (one model, async latency, so calls really overlap on each server's event loop) never sees more
+    # than the global 8 in flight, and both replicas work at once.
+    shared = FakeChatModel(responder=lambda m, s: {"explanation": "好", "verdict": "Good"}, latency=0.05)
+    judges = [JudgeReward(Rubric.default("greeting"),
+                          runtime=Runtime.for_testing(shared, concurrency=replica_concurrency(8, 2)))
+              for _ in range(2)]
     servers = [RewardServer(j, replicas=2).start() for j in judges]
     try:
         remote = RemoteJudgeReward([s.url for s in servers], timeout=30)
@@ -108,8 +111,8 @@ def test_replicas_share_one_global_judge_limit() -> None:
             t.start()
         for t in threads:
             t.join(timeout=60)
-        assert shared.calls == 64
-        assert shared.peak <= 8
+        assert len(shared.calls) == 64
+        assert 4 < shared.peak_concurrency <= 8
         health = json.loads(urllib.request.urlopen(servers[0].url + "/health").read())
         assert health["replicas"] == 2
     finally:
@@ -281,7 +284,7 @@ def test_openrlhf_reward_file_loaded_by_path(server: RewardServer, monkeypatch: 
 class LeakyOutcomeJudge(JudgeReward):
     """Returns an outcome whose error quotes the configured key, as a gateway echo would."""
 
-    def score_batch(self, prompts: Any, completions: Any, **kw: Any) -> ScoreBatch:
+    async def ascore_batch(self, prompts: Any, completions: Any, **kw: Any) -> ScoreBatch:
         key = os.environ["INKFORGE_TEST_LEAKY_KEY"]
         return ScoreBatch([JudgeOutcome(status="error", error=f"401 from gateway: you sent {key}")
                            for _ in completions], {"n": len(completions)})

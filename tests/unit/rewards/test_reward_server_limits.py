@@ -131,6 +131,81 @@ def test_an_idle_connection_is_closed_at_the_idle_timeout(judge: JudgeReward) ->
         server.stop()
 
 
+def test_a_body_that_trickles_in_gets_408_at_the_same_deadline(judge: JudgeReward) -> None:
+    server = serve(judge, limits=ServerLimits(read_timeout=0.8, idle_timeout=30))
+    try:
+        body = json.dumps(SCORE).encode()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            start = time.monotonic()
+            s.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body[:5])
+            s.settimeout(5)
+            reply = b""
+            while chunk := s.recv(4096):  # the rest of the body never comes; the server answers and closes
+                reply += chunk
+                elapsed = time.monotonic() - start
+        assert status_of(reply) == 408 and b"read_timeout" in reply
+        assert 0.7 <= elapsed < 3.0
+        assert server.conn_stats["read_timeout"] == 1
+    finally:
+        server.stop()
+
+
+def test_keep_alive_pipelining_and_the_idle_timeout_after_a_request(judge: JudgeReward) -> None:
+    server = serve(judge, limits=ServerLimits(idle_timeout=0.5))
+    try:
+        body = json.dumps(SCORE).encode()
+        one = (b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+               + str(len(body)).encode() + b"\r\n\r\n" + body)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(one + one)  # two requests in one write: both answered, in order, on one connection
+            seen = b""
+            while seen.count(b"HTTP/1.1 200") < 2:
+                chunk = s.recv(65536)
+                assert chunk, seen
+                seen += chunk
+            start = time.monotonic()
+            while s.recv(65536):  # then the connection idles, and the server closes it
+                pass
+            assert 0.3 <= time.monotonic() - start < 3.0
+        assert server.conn_stats["idle_closed"] == 1
+    finally:
+        server.stop()
+
+
+def test_oversized_headers_get_431_and_garbage_gets_a_json_400(judge: JudgeReward) -> None:
+    server = serve(judge, limits=ServerLimits(max_header_bytes=4096))
+    try:
+        reply = raw_request(server.port, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 8000 + b"\r\n\r\n")
+        assert status_of(reply) == 431 and b"headers_too_large" in reply
+        reply = raw_request(server.port, b"BREW /pot HTCPCP/1.0\r\n\r\n")
+        assert status_of(reply) == 400 and b'"invalid_request"' in reply
+        assert post(server.url + "/score", SCORE)[0] == 200
+    finally:
+        server.stop()
+
+
+def test_a_client_that_stops_reading_is_dropped_at_the_write_timeout(judge: JudgeReward) -> None:
+    server = serve(judge, limits=ServerLimits(write_timeout=0.5))
+    try:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", server.port))
+            s.setblocking(False)
+            request = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" * 50
+            deadline = time.monotonic() + 20
+            while not server.conn_stats["write_timeout"] and time.monotonic() < deadline:
+                try:  # pipelined requests, never a byte read: the answers pile up in the server
+                    s.send(request)
+                except BlockingIOError:
+                    time.sleep(0.01)
+                except OSError:
+                    break
+        assert server.conn_stats["write_timeout"] == 1
+    finally:
+        server.stop()
+
+
 # -------------------------------------------------------------------------------- connection cap
 
 
@@ -161,6 +236,29 @@ def test_at_the_cap_idle_connections_make_room_then_busy_ones_get_503(judge: Jud
         reply = raw_request(server.port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
         assert status_of(reply) == 503 and b"overloaded" in reply and b"Retry-After: 1" in reply
         assert server.conn_stats["rejected"] >= 1
+    finally:
+        for s in stalled:
+            s.close()
+        server.stop()
+
+
+def test_stalled_connections_cost_no_thread(judge: JudgeReward) -> None:
+    server = serve(judge)
+    stalled: list[socket.socket] = []
+    try:
+        assert post(server.url + "/score", SCORE)[0] == 200
+        threads = threading.active_count()
+        for i in range(200):  # half of them mid-request
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            if i % 2:
+                s.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\n")
+            stalled.append(s)
+        deadline = time.monotonic() + 5
+        while server.open_connections < 200 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.open_connections == 200
+        assert threading.active_count() == threads  # one event loop holds them all
+        assert post(server.url + "/score", SCORE)[0] == 200
     finally:
         for s in stalled:
             s.close()
@@ -234,7 +332,7 @@ def test_requests_without_the_token_get_401(judge: JudgeReward, monkeypatch: pyt
         assert post(server.url + "/score", SCORE, token="wrong-token-1234")[0] == 401
         assert post(server.url + "/score", SCORE, token=token)[0] == 200
         reply = raw_request(server.port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert status_of(reply) == 401 and b'WWW-Authenticate: Bearer realm="inkforge-reward"' in reply
+        assert status_of(reply) == 401 and b'www-authenticate: bearer realm="inkforge-reward"' in reply.lower()
         monkeypatch.delenv("INKFORGE_REWARD_TOKEN", raising=False)
         with pytest.raises(ValueError, match="INKFORGE_REWARD_TOKEN"):
             RemoteJudgeReward(server.url, max_retries=0)(prompts=["p"], completions=["c"])
@@ -250,7 +348,7 @@ def test_requests_without_the_token_get_401(judge: JudgeReward, monkeypatch: pyt
 
 
 class ExplodingJudge(JudgeReward):
-    def score_batch(self, *a: Any, **kw: Any) -> Any:
+    async def ascore_batch(self, *a: Any, **kw: Any) -> Any:
         raise RuntimeError("boom: upstream said Authorization: Bearer sk-leaky-upstream-key-0001")
 
 
@@ -330,8 +428,10 @@ def _slowloris(port: int, stop: threading.Event, opened: list[int]) -> None:
 
 
 def test_healthy_p99_holds_while_slow_clients_hold_connections(judge: JudgeReward) -> None:
-    server = serve(judge, limits=ServerLimits(workers=4, read_timeout=30, max_connections=512))
+    """60 slowloris clients and 300 stalled connections past a cap of 128: healthy calls stay fast."""
+    server = serve(judge, limits=ServerLimits(workers=4, read_timeout=30, max_connections=128))
     stop, opened = threading.Event(), []
+    stalled: list[socket.socket] = []
     slow = [threading.Thread(target=_slowloris, args=(server.port, stop, opened), daemon=True) for _ in range(60)]
     try:
         for t in slow:
@@ -340,6 +440,12 @@ def test_healthy_p99_holds_while_slow_clients_hold_connections(judge: JudgeRewar
         while len(opened) < 60 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert server.open_connections >= 55  # the slow clients are all connected, more than 4 workers
+        for _ in range(300):  # then silent ones, past the cap: they evict each other, never the busy
+            stalled.append(socket.create_connection(("127.0.0.1", server.port), timeout=10))
+        deadline = time.monotonic() + 10
+        while server.conn_stats["evicted"] < 300 + 60 - 128 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.open_connections == 128 and server.conn_stats["evicted"] == 300 + 60 - 128
         remote = RemoteJudgeReward(server.url, max_retries=0, timeout=10)
         latencies = []
         for i in range(60):
@@ -347,8 +453,11 @@ def test_healthy_p99_holds_while_slow_clients_hold_connections(judge: JudgeRewar
             assert remote(prompts=["生日祝福"], completions=[f"生日快乐 {i}"]) == [1.0]
             latencies.append(time.perf_counter() - t0)
         p99 = statistics.quantiles(latencies, n=100)[98]
-        assert p99 < 1.0, f"p99 {p99:.3f}s with 60 slow clients"
+        assert p99 < 1.0, f"p99 {p99:.3f}s with 60 slow clients and 300 stalled connections"
+        assert server.conn_stats["rejected"] == 0 and server.conn_stats["read_timeout"] == 0
     finally:
+        for s in stalled:
+            s.close()
         stop.set()
         for t in slow:
             t.join(timeout=5)
