@@ -192,7 +192,8 @@ class ModelSpec(BaseModel):
     @field_validator("transport", mode="before")
     @classmethod
     def _openai_transport(cls, v: Any, info: ValidationInfo) -> Any:
-        if v in ("http", "direct") and info.data.get("provider") == "local":
+        # ``http`` is the field's default, so a dumped local spec carries it: accepted, and unused.
+        if v == "direct" and info.data.get("provider") == "local":
             raise ValueError(f"transport: {v} is an HTTP client for provider: openai")
         # ``direct`` named the former asyncio client: same protocol and rules, now on httpx.
         return "http" if v == "direct" else v

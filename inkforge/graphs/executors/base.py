@@ -184,8 +184,24 @@ class RuntimeSpec:
 
     config: Any
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "config", driver_config(self.config))
+
     def __call__(self, concurrency: int) -> WorkerSetup:
         return WorkerSetup(runtime=worker_runtime(self.config, concurrency))
+
+
+def driver_config(config: Any) -> Any:
+    """``config`` as the driver means it, for workers that run elsewhere.
+
+    A relative response-cache path names a file under the driver's working directory; a Ray worker
+    runs in its own one, so the path is made absolute here, on the driver, and every worker of the
+    machine shares the driver's cache file (the same file a local run uses).
+    """
+    cache = getattr(config, "cache", None)
+    if cache and cache != ":memory:" and not os.path.isabs(cache):
+        return config.model_copy(update={"cache": os.path.abspath(cache)})
+    return config
 
 
 def worker_runtime(config: Any, concurrency: int) -> Any:

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from inkforge.graphs.executors.base import WorkerSetup, worker_runtime
+from inkforge.graphs.executors.base import WorkerSetup, driver_config, worker_runtime
 
 __all__ = ["CurationSpec", "RetrieverRecipe"]
 
@@ -102,7 +102,7 @@ class CurationSpec:
                              "builds it (see inkforge.graphs.executors)")
         agents = {slot: agent.definition for slot, agent in graph.agents.items()}
         agents.setdefault("reflector", None)
-        return cls(config=config, agents=agents, options={k: graph.options[k] for k in _GRAPH_ARGS},
+        return cls(config=driver_config(config), agents=agents, options={k: graph.options[k] for k in _GRAPH_ARGS},
                    retriever=graph.retriever if retriever == "same" else retriever, name=name)
 
     def __call__(self, concurrency: int) -> WorkerSetup:

@@ -368,12 +368,7 @@ class RewardServer(BoundedASGIServer):
     # -- endpoints ----------------------------------------------------------------------------------
 
     def _checked(self, batch: ScoreBatch) -> ScoreBatch:
-        self.metrics.record(batch)
-        try:
-            self.reward.check_failures(batch)
-        except FailFastError as e:
-            e.stats = batch.stats  # type: ignore[attr-defined]
-            raise
+        self.check_failures(batch)
         return batch
 
     async def ascore_batch(self, prompts: Sequence[Any], completions: Sequence[Any], *,
