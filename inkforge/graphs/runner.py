@@ -275,7 +275,9 @@ class _Spend:
         if self.usage is None:
             return {}
         now = self.usage.snapshot()
-        out = {a: dict(c) for a, c in now.items()}
+        # A deep copy: the subtraction must not reach into ``now``'s nested counters (``failed`` by
+        # status), which become the next mark.
+        out = {a: {k: dict(v) if isinstance(v, dict) else v for k, v in c.items()} for a, c in now.items()}
         add_usage(out, self.mark, sign=-1)
         self.mark = now
         return {a: {k: v for k, v in c.items() if v} for a, c in out.items() if c.get("calls")}
