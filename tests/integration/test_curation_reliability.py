@@ -131,7 +131,13 @@ def test_max_tokens_stops_early_and_resume_completes(tmp_path: Path) -> None:
     with StubServer() as server:
         cfg = config(tmp_path, server.base_url)
         q = queries(tmp_path, 10)
-        r = curate(q, "--out", out, "--config", cfg, "--candidates", 2, "--no-reflector", "--max-tokens", 14000,
+        # The cap is set from an uncapped run of the same input: 70% of what the whole run spends stops
+        # it after some items finished (items advance together, the first ones end past half the spend)
+        # and before the last, whatever the prompts' token counts.
+        assert curate(q, "--out", tmp_path / "uncapped", "--config", cfg, "--candidates", 2, "--no-reflector",
+                      "--concurrency", 1).exit_code == 0
+        cap = int(0.7 * summary(tmp_path / "uncapped")["usage"]["tokens"])
+        r = curate(q, "--out", out, "--config", cfg, "--candidates", 2, "--no-reflector", "--max-tokens", cap,
                    "--concurrency", 1)
         assert r.exit_code == 1 and "spend cap reached" in r.output, r.output
         first = summary(out)
