@@ -286,15 +286,15 @@ def test_length_shortcut_warning(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------------- faults & resume
 
 
-def test_injected_faults_every_query_ends_as_pairs_no_pair_or_failure(tmp_path: Path) -> None:
+def _flaky_run(tmp_path: Path, *, timeouts: float, garbage: float) -> dict[str, Any]:
     rng = random.Random(7)
     base = fake_curation_responder()
 
     def flaky(call: FakeCall) -> Any:
         roll = rng.random()
-        if roll < 0.15:
+        if roll < timeouts:
             raise TimeoutError("injected timeout")
-        if roll < 0.30:
+        if roll < timeouts + garbage:
             return "<<garbage>>"
         return base(call)
 
@@ -305,13 +305,24 @@ def test_injected_faults_every_query_ends_as_pairs_no_pair_or_failure(tmp_path: 
     items = r["summary"]["items"]
     # Every query accounted for: finished (pairs, no pair or permanent failures) or pending (a timeout).
     assert len(item_ids) == items["finished"] and items["finished"] + items["pending"] == 20
-    assert items["pending"] and items["pending_by_kind"] == {"timeout": items["pending"]}
-    statuses = {f["status"] for f in r["failures"]}
-    assert "parse_error" in statuses and "timeout" not in statuses  # a timed-out item is never final
     for f in r["failures"]:
         assert f["status"] == "no_pair" or (f["stage"] and f["reason"]), f
     # Only fully judged candidates are in judgements and pairs; none has a defaulted verdict.
     assert all(j["judge"] and j["reflector"] and j["final_label"] in (0, 1) for j in r["judgements"])
+    return r
+
+
+def test_injected_timeouts_leave_items_pending_never_final(tmp_path: Path) -> None:
+    r = _flaky_run(tmp_path, timeouts=0.15, garbage=0.0)
+    items = r["summary"]["items"]
+    assert items["pending"] and items["pending_by_kind"] == {"timeout": items["pending"]}
+    assert "timeout" not in {f["status"] for f in r["failures"]}  # a timed-out item is never final
+
+
+def test_injected_garbage_ends_as_final_parse_errors(tmp_path: Path) -> None:
+    r = _flaky_run(tmp_path, timeouts=0.0, garbage=0.3)
+    assert r["summary"]["items"]["pending"] == 0
+    assert "parse_error" in {f["status"] for f in r["failures"]}
 
 
 def test_killed_and_resumed_run_equals_uninterrupted_run(tmp_path: Path) -> None:
