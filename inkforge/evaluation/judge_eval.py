@@ -12,8 +12,7 @@ of them for a smaller set), the remaining calls are cancelled and
 
 Example:
     >>> import asyncio
-    >>> from inkforge.llm.failwatch import MIN_CALLS, FailureWatch
-from inkforge.llm.runtime import Runtime
+    >>> from inkforge.llm.runtime import Runtime
     >>> from inkforge.testing import FakeChatModel
     >>> fake = FakeChatModel(responder=lambda messages, schema: {"explanation": "ok", "verdict": "Good"})
     >>> rows = [{"query": "q", "response": "r" * n, "label": int(n > 40)} for n in (20, 30, 45, 60)]
