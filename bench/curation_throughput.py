@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from inkforge.cli.display import RunProgressBar  # noqa: E402
+from inkforge.core.aio import run_sync  # noqa: E402
 from inkforge.graphs.curation import build_curation_graph, curation_job  # noqa: E402
 from inkforge.graphs.retrieval import SAMPLE_CORPUS, KeywordRetriever  # noqa: E402
 from inkforge.graphs.runner import arun_graph  # noqa: E402
@@ -300,7 +301,7 @@ def main() -> int:
                       f"ratio {base['ratio']}", flush=True)
             for client in clients:
                 args.client = client
-                r = asyncio.run(throughput(args, work, stub.base_url if stub else None))
+                r = run_sync(throughput(args, work, stub.base_url if stub else None))  # the CLI's loop
                 r["run"] = f"inkforge curate ({client})"
                 r["target_ratio"] = _target(latency)
                 r["vs_baseline"] = round(r["wall_s"] / base["wall_s"], 3) if base else None
@@ -318,7 +319,7 @@ def main() -> int:
             stub = StubProcess(0.0)
             stubs.append(stub)
             for client in clients:
-                c = asyncio.run(client_cpu(stub.base_url, client, calls=args.cpu_calls, concurrency=64))
+                c = run_sync(client_cpu(stub.base_url, client, calls=args.cpu_calls, concurrency=64))
                 result["client_cpu"].append(c)
                 print(f"[0 s / 64] client CPU ({client}, HTTP client + chat model only): "
                       f"{c['client_cpu_ms_per_call']} ms per call over {c['calls']} calls (target ≤ 1.5)", flush=True)
@@ -327,7 +328,7 @@ def main() -> int:
             stub = StubProcess(0.0) if args.transport == "http" else None
             if stub:
                 stubs.append(stub)
-            m = asyncio.run(memory(args, work, stub.base_url if stub else None))
+            m = run_sync(memory(args, work, stub.base_url if stub else None))
             result["memory"] = m
             print(f"memory: {m['processed']} items in {m['wall_s']} s; RSS {m['rss_after_first_mb']} MiB after "
                   f"{args.mem_warmup} items → {m['rss_end_mb']} MiB at the end: growth {m['rss_growth_mb']} MiB "

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import sys
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -36,6 +37,27 @@ T = TypeVar("T")
 
 #: Seconds a cancelled call (Ctrl-C in the waiting thread) gets to run its cleanup on the loop.
 CANCEL_GRACE_S = 10.0
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop: uvloop's where it is installed, else asyncio's.
+
+    A curation run is one event loop driving hundreds of concurrent model calls, and on a small
+    machine that loop's own CPU is the bottleneck: measured with ``bench/curation_throughput.py``
+    (10,000 calls at 200 ms, 64 in flight, 2 cores), uvloop halves the CPU per call (3.5 ms to
+    1.6 ms, graph included) and brings the run from 1.37x to 1.12x the ideal bound.
+
+    Example:
+        >>> loop = new_event_loop()
+        >>> loop.run_until_complete(asyncio.sleep(0, result="done"))
+        'done'
+        >>> loop.close()
+    """
+    try:
+        import uvloop
+    except ImportError:  # not on Windows
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 class BackgroundLoop:
@@ -61,7 +83,7 @@ class BackgroundLoop:
     """
 
     def __init__(self, name: str = "inkforge-loop") -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         self._started = threading.Event()
         self.thread = threading.Thread(target=self._main, name=name, daemon=True)
         self.thread.start()
@@ -162,6 +184,9 @@ def run_sync(coro: Coroutine[Any, Any, T], *, loop: BackgroundLoop | None = None
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        if sys.version_info < (3, 11):  # pragma: no cover - asyncio.Runner is 3.11+
+            return asyncio.run(coro)
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            return runner.run(coro)
     with BackgroundLoop(name="inkforge-run-sync") as once:
         return once.run(coro)
