@@ -74,6 +74,8 @@ class AgentResult(Generic[OutT]):
         output: The validated output (``None`` unless ``status == "ok"``).
         raw: The model's last raw text (kept for failures: it is what a human needs to debug).
         error: Why it failed.
+        kind: For a failed model call, its :data:`~inkforge.core.types.ErrorKind` as the client
+            classified it (``timeout``, ``auth``, ``server``...): whether it may pass on its own.
         attempts: Model calls made (re-asks included; 0 for a cache hit).
         cached: Served from the response cache.
         method: Structured-output method that produced the answer.
@@ -90,6 +92,7 @@ class AgentResult(Generic[OutT]):
     output: OutT | None = None
     raw: str | None = None
     error: str | None = None
+    kind: str | None = None
     attempts: int = 0
     cached: bool = False
     method: str | None = None
@@ -110,7 +113,8 @@ class AgentResult(Generic[OutT]):
         return {
             "agent": self.agent, "status": self.status,
             "output": self.output.model_dump(mode="json") if self.output is not None else None,
-            "raw": self.raw, "error": self.error, "attempts": self.attempts, "cached": self.cached,
+            "raw": self.raw, "error": self.error, "kind": self.kind, "attempts": self.attempts,
+            "cached": self.cached,
             "method": self.method, "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
             "cost": self.cost, "model": self.model, "prompt_version": self.prompt_version,
         }
@@ -234,7 +238,7 @@ class Agent(Generic[OutT]):
         spec = self.spec
         self.runtime.usage.record(self.name, status=res.status, cached=res.cached, attempts=res.attempts,
                                   input_tokens=res.input_tokens, output_tokens=res.output_tokens,
-                                  cost=res.cost, seconds=res.seconds, kind=getattr(res, "kind", None),
+                                  cost=res.cost, seconds=res.seconds, kind=res.kind,
                                   error=res.error, endpoint=spec.base_url, key_env=spec.api_key_env)
 
     def _methods(self, spec: Any) -> list[str]:
@@ -327,15 +331,18 @@ class Agent(Generic[OutT]):
                 async with rt.limiter:
                     answer = await self._runnable(model, method).ainvoke(msgs, config=config, **call_kwargs)
             except Exception as e:  # noqa: BLE001 - classified below, never swallowed silently
-                status, unsupported = _classify(e)
-                if unsupported and mi + 1 < len(methods):
+                kind = classify_error(e)
+                if kind == "unsupported" and mi + 1 < len(methods):
                     # The endpoint does not support this structured-output method: remember, fall back.
                     rt.rejected_methods.setdefault(spec.model_dump_json(), set()).add(method)
                     log.info("%s: endpoint rejected %s (%s); falling back to %s",
                              self.name, method, type(e).__name__, methods[mi + 1])
                     mi += 1
                     continue
-                res.status, res.error = status, redact(f"{type(e).__name__}: {e}", env_names=(spec.api_key_env,))[:2000]
+                # ``other``: the client could not type it; readers then fall back on the message
+                # (core.types.failure_kind), as for records written before kinds existed.
+                res.status, res.kind = _KIND_STATUS.get(kind, "error"), None if kind == "other" else kind
+                res.error = redact(f"{type(e).__name__}: {e}", env_names=(spec.api_key_env,))[:2000]
                 return res
             raw_msg, parsed, perr = _unpack(answer)
             self._add_usage(res, raw_msg, spec)
@@ -449,16 +456,8 @@ def _refusal(msg: Any) -> str | None:
     return None
 
 
-#: The agent status of each error kind (kinds not listed are ``error``).
+#: The agent status of each error kind (kinds not listed are ``error``). The kind comes from
+#: :func:`inkforge.llm.errors.classify_error`, by type and HTTP status, for every transport.
 _KIND_STATUS: dict[str, Status] = {"timeout": "timeout", "rate_limited": "rate_limited",
                                    "content_filter": "refused", "parse": "parse_error"}
 
-
-def _classify(e: Exception) -> tuple[Status, bool]:
-    """(status, whether the error means 'this structured-output method is unsupported').
-
-    The kind comes from :func:`inkforge.llm.errors.classify_error`, by type and HTTP status, for
-    every transport (inkforge's httpx client, ChatOpenAI's SDK errors, local models).
-    """
-    kind = classify_error(e)
-    return _KIND_STATUS.get(kind, "error"), kind == "unsupported"
